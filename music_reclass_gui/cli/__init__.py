@@ -1,0 +1,34 @@
+"""`music-reclass`: the command-line face of the core. Each sub-command lives in its own module with a
+`register(subparsers)` that adds its parser and sets `func(args) -> int` (the exit code)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from music_reclass_gui import __version__
+from music_reclass_gui.cli import classify_cmd, organize_cmd, tags_cmd, train_cmd
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="music-reclass", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in (tags_cmd, classify_cmd, organize_cmd, train_cmd):
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

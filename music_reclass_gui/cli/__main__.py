@@ -1,0 +1,3 @@
+from music_reclass_gui.cli import main
+
+raise SystemExit(main())
