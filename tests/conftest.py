@@ -1,0 +1,81 @@
+"""Shared fixtures: real audio files of every format, isolated user folders, offscreen Qt."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+ALL_FORMATS = ("wav", "flac", "ogg", "opus", "mp3", "aiff", "m4a")
+
+needs_shared_data = pytest.mark.skipif(
+    not SHARED_DATA.is_dir(), reason=f"real data folder {SHARED_DATA} is absent"
+)
+
+
+def tone(seconds: float = 2.0, sr: int = 44100, freq: float = 440.0, seed: int = 0) -> np.ndarray:
+    """A recognisable signal: a sine plus a little noise, mono float32."""
+    t = np.arange(int(seconds * sr)) / sr
+    rng = np.random.default_rng(seed)
+    return (0.4 * np.sin(2 * np.pi * freq * t) + 0.02 * rng.standard_normal(t.size)).astype(np.float32)
+
+
+def write_audio(path: Path, samples: np.ndarray, sr: int = 44100) -> Path:
+    """Write real audio in the format named by the extension (soundfile, or PyAV for M4A/AAC)."""
+    path = Path(path)
+    ext = path.suffix.lower().lstrip(".")
+    if ext in ("m4a", "mp4", "aac"):
+        import av
+
+        with av.open(str(path), "w", format="ipod" if ext == "m4a" else None) as container:
+            stream = container.add_stream("aac", rate=sr)
+            stream.layout = "mono"
+            frame_size = 1024
+            for start in range(0, samples.size, frame_size):
+                chunk = samples[start : start + frame_size].reshape(1, -1)
+                frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk, dtype=np.float32), format="fltp", layout="mono")
+                frame.sample_rate = sr
+                frame.pts = start
+                for packet in stream.encode(frame):
+                    container.mux(packet)
+            for packet in stream.encode(None):
+                container.mux(packet)
+        return path
+    import soundfile as sf
+
+    fmt = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG", "opus": "OGG", "mp3": "MP3", "aiff": "AIFF", "aif": "AIFF"}[ext]
+    subtype = {"ogg": "VORBIS", "opus": "OPUS", "mp3": "MPEG_LAYER_III", "wav": "PCM_16", "flac": "PCM_16", "aiff": "PCM_16", "aif": "PCM_16"}[ext]
+    if ext == "opus" and sr not in (8000, 12000, 16000, 24000, 48000):
+        import soxr
+
+        samples = soxr.resample(samples, sr, 48000).astype(np.float32)
+        sr = 48000
+    sf.write(str(path), samples, sr, format=fmt, subtype=subtype)
+    return path
+
+
+@pytest.fixture
+def make_audio(tmp_path):
+    """make_audio("name.flac", seconds=2.0, freq=440) -> Path of a real file in tmp_path."""
+
+    def _make(name: str, seconds: float = 2.0, sr: int = 44100, freq: float = 440.0, folder: Path | None = None) -> Path:
+        target = (folder or tmp_path) / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return write_audio(target, tone(seconds, sr, freq), sr)
+
+    return _make
+
+
+@pytest.fixture(autouse=True)
+def isolated_user_dirs(tmp_path_factory, monkeypatch):
+    """Never touch the real user cache/data/config folders from a test."""
+    base = tmp_path_factory.mktemp("userdirs")
+    for name in ("CACHE", "DATA", "CONFIG"):
+        monkeypatch.setenv(f"MUSIC_RECLASS_{name}_DIR", str(base / name.lower()))
+    monkeypatch.delenv("MUSIC_RECLASS_USER_MODELS_DIR", raising=False)
+    return base
