@@ -1,0 +1,387 @@
+"""Review of proposed genres before anything is written (in the spirit of beets' import and Picard's
+"original vs. new" view).
+
+A `ReviewSession` holds one `ReviewItem` per track: what is on disk next to what the model proposes, and the
+user's decision. Nothing here touches the disk; `pending_changes()` turns accepted decisions into
+`organize.TagChange`s and `apply_report()` records what `organize.apply_tag_changes` did. Decisions are asked
+through `ReviewHooks`, so the CLI answers from flags, the GUI from its table and tests from a script.
+
+Plain Python: never imports Qt or torch (classification results are read by attribute).
+"""
+
+from __future__ import annotations
+
+import enum
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from music_reclass_gui.core.library import Track
+
+if TYPE_CHECKING:  # organize is imported lazily so review works while it is still being written
+    from music_reclass_gui.core.organize import OperationReport, TagChange
+
+
+class Status(str, enum.Enum):
+    """Where a track is in the review; the string value is what the user sees."""
+
+    PENDING = "pending"  # found, not classified yet
+    CLASSIFIED = "classified"  # the model proposed genres, the user has not decided
+    ACCEPTED = "accepted"  # the user accepted (or edited) the proposal; written on Apply
+    REJECTED = "rejected"  # the user keeps the file as it is
+    WRITTEN = "written"  # Apply wrote the proposed genres to the file
+    ERROR = "error"  # decoding, classification or writing failed; `reason` says why
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One proposed genre and the model's confidence in it (0..1)."""
+
+    genre: str
+    confidence: float
+
+
+@dataclass
+class ReviewItem:
+    """One track: on-disk metadata and the proposal side by side."""
+
+    track: Track
+    status: Status = Status.PENDING
+    predictions: list[Candidate] = field(default_factory=list)  # top-k, best first
+    proposed: tuple[str, ...] = ()
+    reason: str | None = None  # human reason when status is ERROR
+    model: str | None = None
+
+    @property
+    def path(self) -> Path:
+        return self.track.path
+
+    @property
+    def current_genres(self) -> tuple[str, ...]:
+        return self.track.tags.genres if self.track.tags is not None else ()
+
+    @property
+    def confidence(self) -> float | None:
+        """Confidence of the best prediction, None before classification."""
+        return self.predictions[0].confidence if self.predictions else None
+
+    @property
+    def changes_disk(self) -> bool:
+        """True when writing `proposed` would change the genre tag on disk."""
+        return bool(self.proposed) and tuple(self.proposed) != tuple(self.current_genres)
+
+
+# --- decisions -----------------------------------------------------------------------------------------
+
+
+class Action(str, enum.Enum):
+    ACCEPT = "accept"
+    REJECT = "reject"
+    EDIT = "edit"
+    SKIP = "skip"  # leave undecided
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Action
+    genres: tuple[str, ...] | None = None  # for EDIT (and optionally ACCEPT)
+
+
+class ReviewHooks(Protocol):
+    """Where decisions come from: flags (CLI), dialogs and table edits (GUI), a script (tests)."""
+
+    def decide(self, item: ReviewItem) -> Decision: ...
+
+    def confirm_apply(self, changes: Sequence[TagChange]) -> bool: ...
+
+
+class ThresholdHooks:
+    """CLI-style answers: accept proposals whose confidence is at least `threshold`, skip the rest."""
+
+    def __init__(self, threshold: float = 0.0, *, confirm: bool = True) -> None:
+        self.threshold = threshold
+        self.confirm = confirm
+
+    def decide(self, item: ReviewItem) -> Decision:
+        ok = item.confidence is not None and item.confidence >= self.threshold
+        return Decision(Action.ACCEPT if ok else Action.SKIP)
+
+    def confirm_apply(self, changes: Sequence[TagChange]) -> bool:
+        return self.confirm
+
+
+class ScriptedHooks:
+    """Answers from a mapping {file name or path: Decision}; anything unlisted is skipped."""
+
+    def __init__(self, choices: dict[str | Path, Decision], *, confirm: bool = True) -> None:
+        self.choices = {str(k): v for k, v in choices.items()}
+        self.confirm = confirm
+        self.asked: list[Path] = []
+
+    def decide(self, item: ReviewItem) -> Decision:
+        self.asked.append(item.path)
+        return self.choices.get(str(item.path), self.choices.get(item.path.name, Decision(Action.SKIP)))
+
+    def confirm_apply(self, changes: Sequence[TagChange]) -> bool:
+        return self.confirm
+
+
+# --- genre helpers ---------------------------------------------------------------------------------------
+
+
+def default_genre_key(genre: str) -> str:
+    """Key under which two spellings count as the same genre: Unicode-normalised, case- and
+    separator-insensitive ("Hip-Hop", "hip hop", "Hip‐Hop" and "hiphop" are one)."""
+    text = unicodedata.normalize("NFKC", genre).casefold()
+    return "".join(ch for ch in text if ch.isalnum())
+
+
+def parse_genres(text: str) -> tuple[str, ...]:
+    """Free text from an edit box → genres: ';' separates several, blanks are dropped."""
+    return tuple(part.strip() for part in text.replace("\n", ";").split(";") if part.strip())
+
+
+def merge_genres(
+    existing: Iterable[str], proposed: Iterable[str], key: Callable[[str], str] = default_genre_key
+) -> tuple[str, ...]:
+    """Existing genres first, then the proposed ones not already present (by `key`)."""
+    seen: set[str] = set()
+    out: list[str] = []
+    for genre in (*existing, *proposed):
+        k = key(genre)
+        if genre.strip() and k not in seen:
+            seen.add(k)
+            out.append(genre.strip())
+    return tuple(out)
+
+
+# --- the session ----------------------------------------------------------------------------------------
+
+
+class ReviewSession:
+    """All tracks of an opened folder, by path, with the review actions.
+
+    `keep_existing` adds the proposal to the genres already on disk instead of replacing them.
+    `multi_genre` proposes every top-k genre whose confidence reaches `threshold` (always at least the best);
+    otherwise only the best genre is proposed. `genre_key` de-duplicates spellings (pass the genre map's
+    normaliser when there is one).
+    """
+
+    def __init__(
+        self,
+        *,
+        keep_existing: bool = False,
+        multi_genre: bool = False,
+        threshold: float = 0.5,
+        genre_key: Callable[[str], str] = default_genre_key,
+    ) -> None:
+        self.keep_existing = keep_existing
+        self.multi_genre = multi_genre
+        self.threshold = threshold
+        self.genre_key = genre_key
+        self._items: dict[Path, ReviewItem] = {}
+        self._before_apply: dict[str, dict[Path, tuple[Status, Track]]] = {}
+
+    # -- collection
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[ReviewItem]:
+        return iter(self._items.values())
+
+    def __contains__(self, path: object) -> bool:
+        return Path(path) in self._items if isinstance(path, str | Path) else False
+
+    def item(self, path: str | Path) -> ReviewItem:
+        try:
+            return self._items[Path(path)]
+        except KeyError:
+            raise KeyError(f"{path} is not part of this review") from None
+
+    def items(self) -> list[ReviewItem]:
+        return list(self._items.values())
+
+    def add_track(self, track: Track) -> ReviewItem:
+        """Add (or refresh) a scanned track. A track whose tags could not be read is an error row."""
+        old = self._items.get(track.path)
+        if old is not None:
+            old.track = track
+            if track.error:
+                old.status, old.reason = Status.ERROR, track.error
+            return old
+        item = ReviewItem(track=track)
+        if track.error:
+            item.status, item.reason = Status.ERROR, track.error
+        self._items[track.path] = item
+        return item
+
+    # -- classification results
+    def set_result(self, result: Any) -> ReviewItem:
+        """Record an inference `ClassificationResult` (read by attribute: audio_path, model, top_predictions)."""
+        item = self.item(result.audio_path)
+        item.predictions = [Candidate(p.genre, float(p.confidence)) for p in result.top_predictions]
+        item.model = getattr(result, "model", None)
+        item.proposed = self._propose(item)
+        item.reason = None
+        item.status = Status.CLASSIFIED
+        return item
+
+    def set_failure(self, path: str | Path, error: str) -> ReviewItem:
+        """Record a `ClassificationFailure` (or any per-file error) with its human reason."""
+        item = self.item(path)
+        item.status, item.reason = Status.ERROR, error
+        return item
+
+    def _propose(self, item: ReviewItem) -> tuple[str, ...]:
+        if not item.predictions:
+            return ()
+        genres = [item.predictions[0].genre]
+        if self.multi_genre:
+            genres += [p.genre for p in item.predictions[1:] if p.confidence >= self.threshold]
+        return self._with_existing(item, genres)
+
+    def _with_existing(self, item: ReviewItem, genres: Iterable[str]) -> tuple[str, ...]:
+        existing = item.current_genres if self.keep_existing else ()
+        return merge_genres(existing, genres, self.genre_key)
+
+    def set_keep_existing(self, keep: bool) -> None:
+        """Switch add/replace; re-proposes for every item not yet decided or written."""
+        self.keep_existing = keep
+        for item in self._items.values():
+            if item.status is Status.CLASSIFIED:
+                item.proposed = self._propose(item)
+
+    # -- decisions
+    def _decidable(self, path: str | Path) -> ReviewItem:
+        item = self.item(path)
+        if item.status in (Status.PENDING, Status.ERROR) and not item.predictions:
+            raise ValueError(f"{item.path.name}: nothing to decide yet ({item.reason or item.status.value})")
+        return item
+
+    def accept(self, path: str | Path, genres: Iterable[str] | None = None) -> ReviewItem:
+        """Accept the proposal (or the given genres, which replace it; keep-existing still applies)."""
+        item = self._decidable(path) if genres is None else self.item(path)
+        if genres is not None:
+            item.proposed = self._with_existing(item, genres)
+        if not item.proposed:
+            raise ValueError(f"{item.path.name}: no genre to accept")
+        item.status, item.reason = Status.ACCEPTED, None
+        return item
+
+    def edit(self, path: str | Path, genres: Iterable[str] | str) -> ReviewItem:
+        """The user's own genres ("Rock; Blues" as text works too); an edit is an accept."""
+        if isinstance(genres, str):
+            genres = parse_genres(genres)
+        return self.accept(path, tuple(genres))
+
+    def reject(self, path: str | Path) -> ReviewItem:
+        item = self.item(path)
+        if item.status is Status.WRITTEN:
+            raise ValueError(f"{item.path.name}: already written; use Undo to restore it")
+        item.status, item.reason = Status.REJECTED, None
+        return item
+
+    def accept_above(self, threshold: float) -> list[Path]:
+        """Accept every undecided proposal whose best confidence is at least `threshold` (0..1)."""
+        accepted = []
+        for item in self._items.values():
+            if item.status is Status.CLASSIFIED and (item.confidence or 0.0) >= threshold and item.proposed:
+                item.status = Status.ACCEPTED
+                accepted.append(item.path)
+        return accepted
+
+    def review(self, hooks: ReviewHooks) -> dict[Action, int]:
+        """Ask `hooks` about every undecided item; returns how many got each answer."""
+        counts = dict.fromkeys(Action, 0)
+        for item in self._items.values():
+            if item.status is not Status.CLASSIFIED:
+                continue
+            decision = hooks.decide(item)
+            if decision.action is Action.ACCEPT:
+                self.accept(item.path, decision.genres)
+            elif decision.action is Action.EDIT:
+                self.edit(item.path, decision.genres or ())
+            elif decision.action is Action.REJECT:
+                self.reject(item.path)
+            counts[decision.action] += 1
+        return counts
+
+    # -- writing
+    def counts(self) -> dict[Status, int]:
+        out = dict.fromkeys(Status, 0)
+        for item in self._items.values():
+            out[item.status] += 1
+        return out
+
+    def pending_changes(self) -> list[TagChange]:
+        """Tag changes for accepted items whose proposed genres differ from what is on disk."""
+        from music_reclass_gui.core.organize import TagChange
+
+        return [
+            TagChange(item.path, tuple(item.proposed))
+            for item in self._items.values()
+            if item.status is Status.ACCEPTED and item.changes_disk
+        ]
+
+    def apply(
+        self, hooks: ReviewHooks, writer: Callable[[list[TagChange]], OperationReport]
+    ) -> OperationReport | None:
+        """Confirm through `hooks`, write with `writer` (e.g. organize.apply_tag_changes), record the result.
+        Returns None when there was nothing to write or the hooks said no."""
+        changes = self.pending_changes()
+        if not changes or not hooks.confirm_apply(changes):
+            return None
+        report = writer(changes)
+        self.apply_report(report, changes)
+        return report
+
+    def apply_report(self, report: OperationReport, changes: Sequence[TagChange] | None = None) -> None:
+        """Mark written files WRITTEN (their on-disk genres are now the proposal) and failed ones ERROR with
+        the reason. Accepted items without a change (already on disk) count as written too."""
+        from music_reclass_gui.core.tags import TagInfo
+
+        wanted = {c.path: tuple(c.new_genres) for c in changes} if changes is not None else {}
+        snapshot: dict[Path, tuple[Status, Track]] = {}
+        for path in report.done:
+            item = self._items.get(Path(path))
+            if item is None:
+                continue
+            snapshot[item.path] = (item.status, item.track)
+            genres = wanted.get(item.path, item.proposed)
+            tags = replace(item.track.tags, genres=genres) if item.track.tags else TagInfo(genres=genres)
+            item.track = replace(item.track, tags=tags)
+            item.status, item.reason = Status.WRITTEN, None
+        for path, reason in report.failed:
+            item = self._items.get(Path(path))
+            if item is not None:
+                item.status, item.reason = Status.ERROR, reason
+        for item in self._items.values():  # accepted and already on disk: nothing to write, it is done
+            if item.status is Status.ACCEPTED and not item.changes_disk:
+                item.status = Status.WRITTEN
+        self._before_apply[report.op_id] = snapshot
+
+    def undo_report(self, report: OperationReport, op_id: str | None = None) -> None:
+        """After organize.undo of a tag operation: the restored files show their old genres again and go back
+        to their state before Apply (accepted), ready to be changed or re-applied."""
+        key = op_id or report.op_id
+        if key not in self._before_apply and self._before_apply:
+            key = next(reversed(self._before_apply))
+        snapshot = self._before_apply.pop(key, {})
+        for path in report.done:
+            item = self._items.get(Path(path))
+            if item is None or item.path not in snapshot:
+                continue
+            status, track = snapshot[item.path]
+            item.track, item.status, item.reason = track, status, None
+        for path, reason in report.failed:
+            item = self._items.get(Path(path))
+            if item is not None:
+                item.status, item.reason = Status.ERROR, f"undo failed: {reason}"
+
+    def refresh_tracks(self, tracks: Iterable[Track]) -> None:
+        """Replace on-disk metadata after a re-scan (e.g. after undo) without touching decisions."""
+        for track in tracks:
+            if track.path in self._items:
+                self._items[track.path].track = track
