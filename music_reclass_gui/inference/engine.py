@@ -1,0 +1,271 @@
+"""The Classifier: files in, genre predictions out, for the GUI, the CLI and training alike.
+
+Pipeline (``extract_features``): for each file, the feature cache is asked first (no decoding on a hit);
+otherwise a thread pool decodes the planned excerpts (excerpts.py) of the next few files while the network
+runs a batch of patches from several files at once. Results stream out in input order. A genre model
+(registry.py) then maps the features to genre probabilities; the top-k become Predictions.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from music_reclass_gui.core import audio
+from music_reclass_gui.core.errors import DecodeError, ModelError, MusicReclassError
+from music_reclass_gui.inference.cache import FeatureCache, FileKey, file_key
+from music_reclass_gui.inference.device import describe_device, pick_device
+from music_reclass_gui.inference.excerpts import decode_excerpts, plan_excerpts
+from music_reclass_gui.inference.extractors import Extractor, Features
+from music_reclass_gui.inference.registry import load_model
+
+DEFAULT_MODEL = "msd-musicnn"
+
+
+@dataclass
+class Prediction:
+    genre: str
+    confidence: float
+
+
+@dataclass
+class ClassificationResult:
+    audio_path: Path
+    model: str
+    genre: str
+    confidence: float
+    top_predictions: list[Prediction]
+    processing_time: float
+    tags: dict[str, float] = field(default_factory=dict)
+    embedding: np.ndarray | None = None
+    cached: bool = False  # features came from the cache (no decoding, no inference)
+
+    def to_json(self, include_tags: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "audio_path": str(self.audio_path),
+            "model": self.model,
+            "genre": self.genre,
+            "confidence": round(float(self.confidence), 4),
+            "top_predictions": [
+                {"genre": p.genre, "confidence": round(float(p.confidence), 4)} for p in self.top_predictions
+            ],
+            "processing_time": round(float(self.processing_time), 4),
+        }
+        if include_tags:
+            out["tags"] = {k: round(float(v), 4) for k, v in self.tags.items()}
+        return out
+
+
+@dataclass
+class ClassificationFailure:
+    audio_path: Path
+    error: str
+    exception: MusicReclassError | None = field(default=None, repr=False, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"audio_path": str(self.audio_path), "error": self.error}
+
+
+@dataclass
+class TrackFeatures:
+    """One file's features per extractor key, or the error that stopped it."""
+
+    path: Path
+    features: dict[str, Features] | None
+    error: MusicReclassError | None
+    seconds: float
+    cached: bool
+
+
+@dataclass
+class _Job:
+    path: Path
+    key: FileKey | None
+    have: dict[str, Features]
+    todo: list[Extractor]
+    lookup: float
+    future: Future | None = None
+    error: MusicReclassError | None = None
+
+
+def _decode(path: Path, rates: set[int]) -> tuple[dict[int, list[np.ndarray]], float]:
+    t0 = time.perf_counter()
+    plan = plan_excerpts(audio.audio_duration(path))
+    waves = {sr: decode_excerpts(path, sr, plan) for sr in sorted(rates)}
+    return waves, time.perf_counter() - t0
+
+
+def _as_error(path: Path, exc: BaseException) -> MusicReclassError:
+    if isinstance(exc, MusicReclassError):
+        return exc
+    if isinstance(exc, FileNotFoundError):
+        return DecodeError(path, "file not found")
+    if isinstance(exc, OSError):
+        return DecodeError(path, f"cannot read the file ({exc.strerror or exc})")
+    return DecodeError(path, f"{type(exc).__name__}: {exc}")
+
+
+def default_jobs() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def extract_features(
+    paths: Iterable[str | Path],
+    extractors: Sequence[Extractor],
+    *,
+    cache: FeatureCache | None = None,
+    jobs: int | None = None,
+    batch_tracks: int | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> Iterator[TrackFeatures]:
+    """Features of every path from every extractor, in input order; decoding only what the cache lacks."""
+    cancelled = cancelled or (lambda: False)
+    jobs = jobs or default_jobs()
+    on_gpu = any(getattr(getattr(e, "device", None), "type", "cpu") != "cpu" for e in extractors)
+    batch_tracks = batch_tracks or (16 if on_gpu else 4)
+    window = 2 * batch_tracks + jobs
+    source = iter(paths)
+    pending: deque[_Job] = deque()
+    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="decode")
+
+    def admit() -> None:
+        while len(pending) < window:
+            raw = next(source, None)
+            if raw is None:
+                return
+            path = Path(raw)
+            t0 = time.perf_counter()
+            job = _Job(path, None, {}, [], 0.0)
+            try:
+                job.key = file_key(path)
+                if not Path(job.key[0]).is_file():
+                    raise DecodeError(path, "not a regular file")
+                for ext in extractors:
+                    hit = cache.get(job.key, ext.key) if cache is not None else None
+                    if hit is None:
+                        job.todo.append(ext)
+                    else:
+                        job.have[ext.key] = hit
+                if job.todo:
+                    job.future = pool.submit(_decode, path, {e.sample_rate for e in job.todo})
+            except Exception as exc:
+                job.error = _as_error(path, exc)
+            job.lookup = time.perf_counter() - t0
+            pending.append(job)
+
+    try:
+        while not cancelled():
+            admit()
+            if not pending:
+                return
+            batch = [pending.popleft() for _ in range(min(batch_tracks, len(pending)))]
+            spent: dict[int, float] = {}
+            waves: dict[int, dict[int, list[np.ndarray]]] = {}
+            for i, job in enumerate(batch):
+                if job.future is not None and job.error is None:
+                    try:
+                        waves[i], spent[i] = job.future.result()
+                    except Exception as exc:
+                        job.error = _as_error(job.path, exc)
+            for ext in extractors:
+                idx = [i for i in waves if ext in batch[i].todo]
+                if idx:
+                    _run_extractor(ext, batch, idx, waves, spent, cache)
+            for i, job in enumerate(batch):
+                secs = spent.get(i, 0.0) + job.lookup
+                ok = job.error is None
+                yield TrackFeatures(job.path, job.have if ok else None, job.error, secs, ok and not job.todo)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _run_extractor(ext: Extractor, batch: list[_Job], idx: list[int], waves, spent, cache) -> None:
+    """One network pass over the patches of several tracks; its time is shared out by track."""
+    t0 = time.perf_counter()
+    try:
+        feats = ext.extract([waves[i][ext.sample_rate] for i in idx])
+    except Exception:  # find the track that broke the batch, keep the others
+        feats = []
+        for i in idx:
+            try:
+                feats.extend(ext.extract([waves[i][ext.sample_rate]]))
+            except Exception as exc:
+                batch[i].error = ModelError(batch[i].path, f"analysis failed ({type(exc).__name__}: {exc})")
+                feats.append(None)
+    share = (time.perf_counter() - t0) / len(idx)
+    for i, f in zip(idx, feats, strict=True):
+        spent[i] = spent.get(i, 0.0) + share
+        if f is None:
+            continue
+        batch[i].have[ext.key] = f
+        if cache is not None and batch[i].key is not None:
+            cache.put(batch[i].key, ext.key, f)
+
+
+class Classifier:
+    """Load a genre model once, classify many files (see module docstring)."""
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        device: str = "auto",
+        top_k: int = 3,
+        use_cache: bool = True,
+        jobs: int | None = None,
+    ) -> None:
+        self.device: torch.device = pick_device(device)
+        self.device_description = describe_device(self.device)
+        self.model_name = model or DEFAULT_MODEL
+        self.model = load_model(self.model_name, self.device)
+        self.labels: list[str] = list(self.model.labels)
+        self.top_k = max(1, int(top_k))
+        self.jobs = jobs or default_jobs()
+        self.cache = FeatureCache() if use_cache else None
+
+    def classify(self, path: str | Path) -> ClassificationResult:
+        """One file; raises the MusicReclassError that stopped it."""
+        (out,) = list(self.classify_many([path]))
+        if isinstance(out, ClassificationFailure):
+            raise out.exception or DecodeError(out.audio_path, out.error)
+        return out
+
+    def classify_many(
+        self, paths: Iterable[str | Path], *, cancelled: Callable[[], bool] | None = None
+    ) -> Iterator[ClassificationResult | ClassificationFailure]:
+        """One result or failure per path, in input order, streamed as batches finish."""
+        for tf in extract_features(
+            paths, self.model.extractors, cache=self.cache, jobs=self.jobs, cancelled=cancelled
+        ):
+            if tf.error is not None or tf.features is None:
+                err = tf.error or DecodeError(tf.path, "no features")
+                yield ClassificationFailure(tf.path, str(err), err)
+                continue
+            t0 = time.perf_counter()
+            try:
+                out = self.model.predict(tf.features)
+            except MusicReclassError as exc:
+                yield ClassificationFailure(tf.path, str(exc), exc)
+                continue
+            order = np.argsort(-out.probs, kind="stable")[: self.top_k]
+            top = [Prediction(self.labels[i], float(out.probs[i])) for i in order]
+            yield ClassificationResult(
+                audio_path=tf.path,
+                model=self.model_name,
+                genre=top[0].genre,
+                confidence=top[0].confidence,
+                top_predictions=top,
+                processing_time=tf.seconds + time.perf_counter() - t0,
+                tags=out.tags,
+                embedding=out.embedding,
+                cached=tf.cached,
+            )
