@@ -1,0 +1,84 @@
+"""musicnn's log-mel front end in torch, so the whole tagger runs on one device.
+
+musicnn (Pons & Serra 2019) computes, with librosa of its day (0.6/0.7):
+``librosa.feature.melspectrogram(y, sr=16000, hop_length=256, n_fft=512, n_mels=96).T`` then
+``log10(1 + 10000 * mel)``. That is a centred STFT (``center=True`` with *reflect* padding, the librosa
+default before 0.10), periodic Hann window, power 2, and librosa's Slaney-normalised mel filters.
+The original casts the mel to float16 before the log; that overflows for loud input, so we stay in float32.
+"""
+
+from __future__ import annotations
+
+import librosa
+import numpy as np
+import torch
+from torch import nn
+
+SAMPLE_RATE = 16000
+N_FFT = 512
+HOP_LENGTH = 256
+N_MELS = 96
+# librosa.time_to_frames(3, sr=16000, n_fft=512, hop_length=256) + 1, as musicnn's extractor computes it.
+PATCH_FRAMES = 187
+PAD_MODE = "reflect"  # librosa < 0.10 default used by musicnn; librosa >= 0.10 defaults to "constant"
+
+
+def min_samples_for_frames(frames: int = PATCH_FRAMES) -> int:
+    """Fewest samples whose centred STFT has ``frames`` frames (frames = 1 + n // hop)."""
+    return (frames - 1) * HOP_LENGTH
+
+
+class LogMelFrontend(nn.Module):
+    """(B, n_samples) float32 waveform at 16 kHz -> (B, frames, 96) musicnn log-mel.
+
+    ``frames = 1 + n_samples // 256``. The mel filterbank is a non-persistent buffer, so it follows
+    ``.to(device)`` but is not stored in checkpoints (it is rebuilt from librosa, never drifts).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        mel = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS)  # (96, 257), slaney/slaney
+        self.register_buffer("mel_basis", torch.from_numpy(mel.astype(np.float32)), persistent=False)
+        self.register_buffer("window", torch.hann_window(N_FFT, periodic=True), persistent=False)
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        if wave.dim() == 1:
+            wave = wave.unsqueeze(0)  # (1, n)
+        wave = wave.to(torch.float32)
+        if wave.shape[-1] <= N_FFT // 2:
+            raise ValueError(f"need more than {N_FFT // 2} samples for a centred STFT, got {wave.shape[-1]}")
+        spec = torch.stft(
+            wave,  # (B, n)
+            n_fft=N_FFT,
+            hop_length=HOP_LENGTH,
+            win_length=N_FFT,
+            window=self.window,
+            center=True,
+            pad_mode=PAD_MODE,
+            return_complex=True,
+        )  # (B, 257, frames) complex64
+        power = spec.real.square() + spec.imag.square()  # (B, 257, frames)
+        mel = torch.matmul(self.mel_basis, power)  # (96, 257) @ (B, 257, frames) -> (B, 96, frames)
+        return torch.log10(1.0 + 10000.0 * mel).transpose(1, 2).contiguous()  # (B, frames, 96)
+
+
+def patch_starts(n_frames: int, patch_frames: int = PATCH_FRAMES) -> list[int]:
+    """musicnn's rule: every non-overlapping patch from frame 0 that fits entirely (tail dropped)."""
+    return list(range(0, n_frames - patch_frames + 1, patch_frames))
+
+
+def split_patches(mel: torch.Tensor, patch_frames: int = PATCH_FRAMES) -> torch.Tensor:
+    """(frames, 96) -> (P, patch_frames, 96) non-overlapping patches from the start, as musicnn's extractor.
+
+    musicnn itself fails on input shorter than one patch; here such input is repeat-padded (tiled) to one
+    patch, which is what musicnn's training config does for short clips ("pad_short": "repeat-pad").
+    """
+    frames = mel.shape[0]
+    if frames == 0:
+        raise ValueError("empty spectrogram")
+    if frames < patch_frames:
+        reps = -(-patch_frames // frames)
+        mel = mel.repeat(reps, 1)[:patch_frames]  # (patch_frames, 96)
+        frames = patch_frames
+    n = len(patch_starts(frames, patch_frames))
+    return mel[: n * patch_frames].reshape(n, patch_frames, mel.shape[1])  # (P, patch_frames, 96)

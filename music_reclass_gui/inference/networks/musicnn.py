@@ -1,0 +1,177 @@
+"""musicnn (Pons & Serra 2019) in PyTorch, matching the TF1 graph of the ``musicnn==0.1.0`` wheel.
+
+The weights in ``models/{msd,mtt}_musicnn.pt`` are converted from the wheel's checkpoints by
+``tools/convert_musicnn.py``. Things that must match TF exactly: batch-norm epsilon 1e-3, BN *after*
+ReLU, TF "same" padding for the even temporal kernels (fewer zeros before than after), and the
+backend's flatten of ``concat([max, mean], axis=2)`` which interleaves max and mean per channel.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from music_reclass_gui.core.errors import ModelError
+from music_reclass_gui.inference.frontend import (
+    N_MELS,
+    PATCH_FRAMES,
+    LogMelFrontend,
+    min_samples_for_frames,
+    split_patches,
+)
+
+TF_BN_EPS = 1e-3
+
+# Exact label lists from musicnn/configuration.py (order = output index).
+MTT_LABELS = ['guitar', 'classical', 'slow', 'techno', 'strings', 'drums', 'electronic', 'rock', 'fast', 'piano', 'ambient', 'beat', 'violin', 'vocal', 'synth', 'female', 'indian', 'opera', 'male', 'singing', 'vocals', 'no vocals', 'harpsichord', 'loud', 'quiet', 'flute', 'woman', 'male vocal', 'no vocal', 'pop', 'soft', 'sitar', 'solo', 'man', 'classic', 'choir', 'voice', 'new age', 'dance', 'male voice', 'female vocal', 'beats', 'harp', 'cello', 'no voice', 'weird', 'country', 'metal', 'female voice', 'choral']  # fmt: skip
+MSD_LABELS = ['rock', 'pop', 'alternative', 'indie', 'electronic', 'female vocalists', 'dance', '00s', 'alternative rock', 'jazz', 'beautiful', 'metal', 'chillout', 'male vocalists', 'classic rock', 'soul', 'indie rock', 'Mellow', 'electronica', '80s', 'folk', '90s', 'chill', 'instrumental', 'punk', 'oldies', 'blues', 'hard rock', 'ambient', 'acoustic', 'experimental', 'female vocalist', 'guitar', 'Hip-Hop', '70s', 'party', 'country', 'easy listening', 'sexy', 'catchy', 'funk', 'electro', 'heavy metal', 'Progressive rock', '60s', 'rnb', 'indie pop', 'sad', 'House', 'happy']  # fmt: skip
+
+# model name -> (label list, weights file). Model cards in models/ repeat the labels for the registry.
+MODELS: dict[str, tuple[list[str], str]] = {
+    "msd-musicnn": (MSD_LABELS, "msd_musicnn.pt"),
+    "mtt-musicnn": (MTT_LABELS, "mtt_musicnn.pt"),
+}
+
+EMBEDDING_DIM = 200
+FRONTEND_CHANNELS = 204 + 204 + 3 * 51  # 561
+MIDEND_CHANNELS = 64
+POOL_CHANNELS = FRONTEND_CHANNELS + 3 * MIDEND_CHANNELS  # 753
+
+
+def _bn2d(c: int) -> nn.BatchNorm2d:
+    return nn.BatchNorm2d(c, eps=TF_BN_EPS)
+
+
+def _bn1d(c: int) -> nn.BatchNorm1d:
+    return nn.BatchNorm1d(c, eps=TF_BN_EPS)
+
+
+class _FreqPooledConv(nn.Module):
+    """conv -> ReLU -> BN -> max over the whole frequency axis (musicnn's timbral/tempo blocks)."""
+
+    def __init__(self, out_channels: int, kernel: tuple[int, int]) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, out_channels, kernel)
+        self.bn = _bn2d(out_channels)
+        kt = kernel[0]
+        if kernel[1] == 1:  # temporal block: TF "same" in time (even kernels pad one more zero after)
+            self.pad_time = ((kt - 1) // 2, kt - 1 - (kt - 1) // 2)
+        else:  # timbral block: explicit symmetric pad of 3 frames, "valid" in frequency
+            self.pad_time = ((kt - 1) // 2, (kt - 1) // 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.pad(x, (0, 0, *self.pad_time))  # (B, 1, T + kt - 1, 96)
+        y = self.bn(F.relu(self.conv(x)))  # (B, C, T, F')
+        return y.amax(dim=3)  # (B, C, T)
+
+
+class _MidConv(nn.Module):
+    """conv over time spanning all channels (TF: conv2d with kernel [7, width]) -> ReLU -> BN."""
+
+    def __init__(self, in_channels: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(in_channels, MIDEND_CHANNELS, 7, padding=3)
+        self.bn = _bn1d(MIDEND_CHANNELS)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bn(F.relu(self.conv(x)))  # (B, 64, T)
+
+
+class MusicnnTagger(nn.Module):
+    """musicnn tagger: 3 s log-mel patches -> 50 tag probabilities + 200-d penultimate embedding."""
+
+    def __init__(self, labels: list[str], name: str = "") -> None:
+        super().__init__()
+        self.name = name
+        self.labels: list[str] = list(labels)
+        self.frontend = LogMelFrontend()
+        self.input_bn = _bn2d(1)
+        self.timbral = nn.ModuleList(
+            [_FreqPooledConv(204, (7, int(0.4 * N_MELS))), _FreqPooledConv(204, (7, int(0.7 * N_MELS)))]
+        )
+        self.temporal = nn.ModuleList([_FreqPooledConv(51, (k, 1)) for k in (128, 64, 32)])
+        self.mid = nn.ModuleList(
+            [_MidConv(FRONTEND_CHANNELS), _MidConv(MIDEND_CHANNELS), _MidConv(MIDEND_CHANNELS)]
+        )
+        self.pool_bn = _bn1d(2 * POOL_CHANNELS)
+        self.dense = nn.Linear(2 * POOL_CHANNELS, EMBEDDING_DIM)
+        self.dense_bn = _bn1d(EMBEDDING_DIM)
+        self.out = nn.Linear(EMBEDDING_DIM, len(self.labels))
+
+    @property
+    def device(self) -> torch.device:
+        return self.out.weight.device
+
+    def forward(self, patches: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, 187, 96) log-mel patches -> (tags (B, n_labels) sigmoid, embedding (B, 200))."""
+        x = self.input_bn(patches.unsqueeze(1))  # (B, 1, T, 96)
+        front = torch.cat([blk(x) for blk in (*self.timbral, *self.temporal)], dim=1)  # (B, 561, T)
+        m1 = self.mid[0](front)  # (B, 64, T)
+        r2 = self.mid[1](m1) + m1  # (B, 64, T)
+        r3 = self.mid[2](r2) + r2  # (B, 64, T)
+        feats = torch.cat([front, m1, r2, r3], dim=1)  # (B, 753, T)
+        pooled = torch.stack([feats.amax(dim=2), feats.mean(dim=2)], dim=2)  # (B, 753, 2)
+        pooled = self.pool_bn(pooled.flatten(1))  # (B, 1506): [max0, mean0, max1, mean1, ...] as TF
+        embedding = self.dense_bn(F.relu(self.dense(pooled)))  # (B, 200) = musicnn's 'penultimate'
+        return torch.sigmoid(self.out(embedding)), embedding  # (B, 50), (B, 200)
+
+    @torch.inference_mode()
+    def tag_waveform(self, wave: torch.Tensor, batch_size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+        """16 kHz mono wave (n,) or (B, n) -> (patch_tags (P, 50), patch_embeddings (P, 200)).
+
+        Every non-overlapping 3 s patch from the start (musicnn's rule); rows of a (B, n) input are
+        separate excerpts whose patches are concatenated in order. Input shorter than one patch is
+        repeat-padded to one patch. Runs on the module's device; outputs stay there.
+        """
+        wave = torch.as_tensor(wave, dtype=torch.float32, device=self.device)
+        if wave.dim() == 1:
+            wave = wave.unsqueeze(0)  # (1, n)
+        if wave.shape[-1] == 0:
+            raise ValueError("empty waveform")
+        need = min_samples_for_frames(PATCH_FRAMES)
+        if wave.shape[-1] < need:
+            reps = -(-need // wave.shape[-1])
+            wave = wave.repeat(1, reps)[:, :need]  # (B, need) repeat-padded
+        mel = self.frontend(wave)  # (B, frames, 96)
+        patches = torch.cat([split_patches(m) for m in mel], dim=0)  # (P, 187, 96)
+        tags, embs = [], []
+        for start in range(0, patches.shape[0], batch_size):
+            t, e = self(patches[start : start + batch_size])
+            tags.append(t)
+            embs.append(e)
+        return torch.cat(tags), torch.cat(embs)
+
+
+def load_musicnn(name: str, models_dir: str | Path, device: str | torch.device = "cpu") -> MusicnnTagger:
+    """Build the named tagger ("msd-musicnn" | "mtt-musicnn") from ``models_dir`` in eval mode on ``device``.
+
+    Labels come from the model card when present (so a card is the single source for the registry),
+    falling back to musicnn's configuration lists.
+    """
+    if name not in MODELS:
+        raise ModelError(None, f"unknown musicnn model {name!r}; expected one of {sorted(MODELS)}")
+    labels, weights_name = MODELS[name]
+    models_dir = Path(models_dir)
+    card = models_dir / f"{name}.json"
+    if card.is_file():
+        try:
+            meta = json.loads(card.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ModelError(card, f"model card is unreadable: {exc}") from exc
+        labels = meta.get("labels", labels)
+        weights_name = meta.get("weights", weights_name)
+    weights = models_dir / weights_name
+    if not weights.is_file():
+        raise ModelError(weights, "musicnn weights not found (run tools/convert_musicnn.py)")
+    model = MusicnnTagger(labels, name=name)
+    try:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+    except (OSError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError) as exc:
+        raise ModelError(weights, f"weights are unreadable or do not fit the musicnn network: {exc}") from exc
+    return model.to(torch.device(device)).eval()
