@@ -1,0 +1,198 @@
+"""Journaled single-file steps that never overwrite: move (link/rename or verified copy), mkdir, rmdir,
+and the writability checks run before anything moves. Shared by the executor and by undo."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shutil
+import stat
+from pathlib import Path
+from typing import Any
+
+from music_reclass_gui.core.errors import OrganizeError
+from music_reclass_gui.core.organize.journal import JournalWriter, checkpoint, fsync_dir, sha256_file
+
+_CHUNK = 1 << 20
+# link() unsupported here (FAT/exFAT, some network shares): fall back to reserve-then-replace.
+_NO_LINK = {
+    errno.EPERM,
+    errno.EACCES,
+    errno.ENOSYS,
+    errno.EMLINK,
+    errno.EINVAL,
+    getattr(errno, "ENOTSUP", -1),
+    getattr(errno, "EOPNOTSUPP", -1),
+}
+
+
+def nearest_existing(folder: Path) -> Path:
+    folder = Path(os.path.abspath(folder))
+    while not folder.exists() and folder.parent != folder:
+        folder = folder.parent
+    return folder
+
+
+def check_writable_dir(folder: Path, what: str) -> None:
+    """Raise OrganizeError unless files can be created/removed in `folder` (or where it would be created).
+
+    os.access alone is not enough: for root it says yes to everything, so the mode bits and a read-only
+    mount are checked too. This is a best-effort pre-flight; each step still handles its own errors.
+    """
+    base = nearest_existing(folder)
+    if not base.is_dir():
+        raise OrganizeError(base, f"{what}: this path is a file, not a folder; nothing was moved")
+    st = os.stat(base)
+    ro_mount = False
+    with contextlib.suppress(OSError, AttributeError):
+        ro_mount = bool(os.statvfs(base).f_flag & os.ST_RDONLY)
+    if (
+        ro_mount
+        or not os.access(base, os.W_OK | os.X_OK)
+        or not st.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+    ):
+        raise OrganizeError(base, f"{what}: the folder is read-only; nothing was moved")
+
+
+def ensure_dir(j: JournalWriter, folder: Path, **extra: Any) -> None:
+    """Create `folder` and missing parents, one journaled mkdir each, so undo can remove exactly those."""
+    folder = Path(os.path.abspath(folder))
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for path in reversed(missing):
+        step = j.intent("mkdir", path=str(path), **extra)
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            j.failed(step, exc.strerror or str(exc))
+            raise OrganizeError(path, f"cannot create folder ({exc.strerror or exc})") from exc
+        fsync_dir(path.parent)
+        j.done(step)
+
+
+def remove_dir_if_empty(j: JournalWriter, folder: Path, **extra: Any) -> bool:
+    if not folder.is_dir() or any(folder.iterdir()):
+        return False
+    step = j.intent("rmdir", path=str(folder), **extra)
+    try:
+        os.rmdir(folder)
+    except OSError as exc:
+        j.failed(step, exc.strerror or str(exc))
+        return False
+    fsync_dir(folder.parent)
+    j.done(step)
+    return True
+
+
+def tmp_name(dst: Path, op_id: str) -> Path:
+    return dst.parent / f".{dst.name}.{op_id[-6:]}.part"
+
+
+def _place_noreplace(src: Path, dst: Path) -> None:
+    """Give `src`'s file the name `dst` atomically, failing if dst exists. Leaves src in place only when
+    link() worked (caller unlinks it). Raises FileExistsError, or OSError(EXDEV) across filesystems."""
+    try:
+        os.link(src, dst)
+        return
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        if exc.errno not in _NO_LINK:
+            raise
+    # No hard links here: reserve the name exclusively, then replace our own placeholder.
+    with open(dst, "xb"):
+        pass
+    try:
+        os.replace(src, dst)
+    except OSError:
+        with contextlib.suppress(OSError):
+            if os.path.getsize(dst) == 0:
+                os.unlink(dst)
+        raise
+
+
+def _copy_verified(src: Path, tmp: Path, size: int, sha: str) -> None:
+    with open(src, "rb") as fi, open(tmp, "xb") as fo:
+        shutil.copyfileobj(fi, fo, _CHUNK)
+        fo.flush()
+        os.fsync(fo.fileno())
+    with contextlib.suppress(OSError):
+        shutil.copystat(src, tmp)
+    if os.path.getsize(tmp) != size or sha256_file(tmp) != sha:
+        raise OrganizeError(
+            src, "the copy did not match the original (size or SHA-256 differ); original kept"
+        )
+
+
+def move_file(j: JournalWriter, src: Path, dst: Path, **extra: Any) -> dict[str, Any]:
+    """Move one file without ever overwriting; journaled. Returns the journal's record of the result.
+
+    Same filesystem: link(src, dst) + unlink(src) (atomic no-clobber). Otherwise (or on EXDEV): copy to a
+    temp name beside dst, fsync, verify size + SHA-256, link into place, then delete the source.
+    On failure the file is left at src and OrganizeError says why.
+    """
+    try:
+        st = os.stat(src)
+        sha = sha256_file(src)
+    except OSError as exc:
+        raise OrganizeError(src, f"cannot read the file ({exc.strerror or exc})") from exc
+    if os.path.lexists(dst):
+        raise OrganizeError(dst, "a file with this name already exists there; nothing was overwritten")
+    tmp = tmp_name(dst, j.op_id)
+    step = j.intent("move", src=str(src), dst=str(dst), size=st.st_size, sha256=sha, tmp=str(tmp), **extra)
+    placed = False
+    try:
+        same_dev = st.st_dev == os.stat(dst.parent).st_dev
+        if same_dev:
+            try:
+                _place_noreplace(src, dst)
+                placed = True
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+                same_dev = False
+        if not same_dev:
+            _copy_verified(src, tmp, st.st_size, sha)
+            checkpoint("copied", step)
+            _place_noreplace(tmp, dst)
+            placed = True
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        fsync_dir(dst.parent)
+        checkpoint("placed", step)
+        if os.path.lexists(src):
+            os.unlink(src)
+        fsync_dir(src.parent)
+    except BaseException as exc:
+        reason = _undo_partial(src, dst, tmp, sha, placed, exc)
+        j.failed(step, reason)
+        if isinstance(exc, OrganizeError) or not isinstance(exc, Exception):
+            raise
+        raise OrganizeError(src, reason) from exc
+    dst_st = os.stat(dst)
+    result = {"size": dst_st.st_size, "mtime_ns": dst_st.st_mtime_ns, "sha256": sha}
+    checkpoint("acted", step)
+    j.done(step, **result)
+    return result
+
+
+def _undo_partial(src: Path, dst: Path, tmp: Path, sha: str, placed: bool, exc: BaseException) -> str:
+    """After a failed step: drop our temp file, and our copy at dst if the source is still there."""
+    with contextlib.suppress(OSError):
+        os.unlink(tmp)
+    if placed and os.path.exists(src) and os.path.exists(dst):
+        with contextlib.suppress(OSError):
+            if sha256_file(dst) == sha:
+                os.unlink(dst)
+    if isinstance(exc, FileExistsError):
+        return "a file with this name already exists at the destination; nothing was overwritten"
+    if isinstance(exc, OrganizeError):
+        return exc.reason
+    if isinstance(exc, OSError):
+        return f"could not move the file ({exc.strerror or exc}); it was left where it was"
+    return f"interrupted ({type(exc).__name__}); the file was left where it was"

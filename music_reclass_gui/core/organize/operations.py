@@ -1,0 +1,291 @@
+"""Journaled tag writes, the list of past operations, and undo.
+
+Undo restores the exact previous paths (moves) and genres (tag writes). It first verifies every file is
+exactly as the journal left it (size, mtime, SHA-256) and that no later operation touched the same files;
+otherwise it refuses, naming the file, before changing anything.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from music_reclass_gui.core import tags as tagsmod
+from music_reclass_gui.core.errors import OrganizeError, TagError
+from music_reclass_gui.core.organize.executor import Cancelled, OperationReport, Progress
+from music_reclass_gui.core.organize.fileops import (
+    check_writable_dir,
+    ensure_dir,
+    move_file,
+    remove_dir_if_empty,
+)
+from music_reclass_gui.core.organize.journal import (
+    JournalWriter,
+    Operation,
+    Step,
+    append_record,
+    checkpoint,
+    file_state,
+    iter_operations,
+    operation_lock,
+)
+
+UNDOABLE_KINDS = ("move", "tags")
+FILE_ACTIONS = ("move", "tags")
+
+
+@dataclass(frozen=True)
+class TagChange:
+    path: Path
+    new_genres: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class OperationSummary:
+    op_id: str
+    kind: str  # "move" | "tags" | "undo"
+    created: str  # ISO time
+    n_items: int  # files this operation changed
+    undone: bool
+    can_undo: bool
+    status: str = ""  # "complete" | "cancelled" | "interrupted" | "running"
+    reason: str | None = None  # why it cannot be undone
+    target: str | None = None  # for undo operations: the operation they reverted
+
+
+# --------------------------------------------------------------------------------------------- tag writes
+
+
+def tag_step(
+    j: JournalWriter, path: Path, old: Iterable[str], new: Iterable[str], options: dict, **extra: Any
+) -> None:
+    """One journaled genre write. Raises TagError (file unchanged) or OrganizeError."""
+    try:
+        before = file_state(path)
+    except OSError as exc:
+        raise OrganizeError(path, f"cannot read the file ({exc.strerror or exc})") from exc
+    step = j.intent(
+        "tags",
+        path=str(path),
+        old_genres=list(old),
+        new_genres=list(new),
+        size_before=before["size"],
+        sha256_before=before["sha256"],
+        **extra,
+    )
+    try:
+        tagsmod.write_genres(
+            path,
+            list(new),
+            id3_version=options.get("id3_version", 4),
+            id3_separator=options.get("id3_separator", "; "),
+        )
+    except TagError as exc:
+        j.failed(step, exc.reason)
+        raise
+    except Exception as exc:  # a library error the tag module did not translate: still a clean failure
+        j.failed(step, str(exc))
+        raise OrganizeError(path, f"could not write the genre ({exc})") from exc
+    checkpoint("written", step)
+    j.done(step, **file_state(path))
+
+
+def apply_tag_changes(
+    changes: Iterable[TagChange],
+    *,
+    id3_version: int = 4,
+    id3_separator: str = "; ",
+    progress: Progress | None = None,
+    cancelled: Cancelled | None = None,
+) -> OperationReport:
+    """Write new genres to each file, journaled so `undo()` restores the old ones. Bad files are reported
+    in `failed` and the batch carries on. Files whose genres already match are left untouched."""
+    changes = list(changes)
+    options = {"id3_version": id3_version, "id3_separator": id3_separator}
+    with operation_lock(), JournalWriter("tags", len(changes), options=options) as j:
+        report = OperationReport(j.op_id, "tags")
+        for i, change in enumerate(changes):
+            if cancelled is not None and cancelled():
+                report.cancelled = True
+                break
+            path = Path(os.path.abspath(change.path))
+            try:
+                old = tuple(tagsmod.read_tags(path).genres)
+                if old != tuple(change.new_genres):
+                    tag_step(j, path, old, change.new_genres, options)
+                report.done.append(path)
+            except (TagError, OrganizeError) as exc:
+                report.failed.append((path, exc.reason))
+            if progress is not None:
+                progress(i + 1, len(changes))
+        j.end("cancelled" if report.cancelled else "complete")
+    return report
+
+
+# ------------------------------------------------------------------------------------------ bookkeeping
+
+
+def _norm(path: str | Path) -> str:
+    return os.path.normcase(os.path.abspath(path)).casefold()
+
+
+def _step_paths(step: Step) -> set[str]:
+    i = step.intent
+    return {_norm(i[k]) for k in ("src", "dst", "path") if i.get(k)} if step.action in FILE_ACTIONS else set()
+
+
+def _reverted(op: Operation, ops: list[Operation]) -> set[int]:
+    """Steps of `op` already restored by (possibly partial) undo operations."""
+    out: set[int] = set()
+    for other in ops:
+        if other.kind == "undo" and other.header.get("target") == op.op_id:
+            out.update(s.intent["reverts"] for s in other.done_steps if "reverts" in s.intent)
+    return out
+
+
+def _remaining(op: Operation, ops: list[Operation]) -> list[Step]:
+    reverted = _reverted(op, ops)
+    return [s for s in op.done_steps if s.action in FILE_ACTIONS and s.step not in reverted]
+
+
+def _why_not_undoable(op: Operation, ops: list[Operation]) -> tuple[str | None, Path | None]:
+    if op.kind not in UNDOABLE_KINDS:
+        return "an undo cannot itself be undone", None
+    if op.undone_by:
+        return "already undone", None
+    if op.end is None:
+        return "it was interrupted and has not been recovered yet", None
+    remaining = _remaining(op, ops)
+    if not remaining:
+        return "it changed no files", None
+    mine = set().union(*(_step_paths(s) for s in remaining))
+    later = [o for o in ops if o.op_id > op.op_id and o.kind in UNDOABLE_KINDS and not o.undone_by]
+    for other in later:
+        for step in _remaining(other, ops):
+            shared = mine & _step_paths(step)
+            if shared:
+                path = step.intent.get("path") or step.intent.get("src")
+                return f"the later operation {other.op_id} also changed this file; undo that one first", Path(
+                    path
+                )
+    return None, None
+
+
+def list_operations() -> list[OperationSummary]:
+    """Every journaled operation, oldest first."""
+    ops = list(iter_operations())
+    out = []
+    for op in ops:
+        reason, _ = _why_not_undoable(op, ops)
+        status = op.end.get("status", "") if op.end else "running"
+        n_items = sum(1 for s in op.done_steps if s.action in FILE_ACTIONS)
+        out.append(
+            OperationSummary(
+                op.op_id,
+                op.kind,
+                op.header.get("created", ""),
+                n_items,
+                undone=bool(op.undone_by),
+                can_undo=reason is None,
+                status=status,
+                reason=reason,
+                target=op.header.get("target"),
+            )
+        )
+    return out
+
+
+# ------------------------------------------------------------------------------------------------- undo
+
+
+def _verify_unchanged(path: Path, recorded: dict[str, Any]) -> None:
+    if not os.path.exists(path):
+        raise OrganizeError(path, "the file was moved or deleted since; cannot undo")
+    st = os.stat(path)
+    if st.st_size != recorded.get("size") or st.st_mtime_ns != recorded.get("mtime_ns"):
+        raise OrganizeError(
+            path, "the file was changed since (size or modification time differ); cannot undo"
+        )
+    if file_state(path)["sha256"] != recorded.get("sha256"):
+        raise OrganizeError(path, "the file's content was changed since (SHA-256 differs); cannot undo")
+
+
+def _check_undo(op: Operation, remaining: list[Step]) -> None:
+    """Every precondition, before anything changes."""
+    for step in remaining:
+        i = step.intent
+        if step.action == "move":
+            _verify_unchanged(Path(i["dst"]), step.result)
+            if os.path.lexists(i["src"]):
+                raise OrganizeError(Path(i["src"]), "a file now exists at the original location; cannot undo")
+            check_writable_dir(Path(i["dst"]).parent, "cannot move files out of this folder")
+            check_writable_dir(Path(i["src"]).parent, "cannot move files back into this folder")
+        else:
+            _verify_unchanged(Path(i["path"]), step.result)
+            check_writable_dir(Path(i["path"]).parent, "cannot rewrite files in this folder")
+
+
+def _pick(ops: list[Operation], op_id: str | None) -> Operation:
+    if op_id is None:
+        candidates = [o for o in ops if o.kind in UNDOABLE_KINDS and not o.undone_by and _remaining(o, ops)]
+        if not candidates:
+            raise OrganizeError(None, "there is nothing to undo")
+        return candidates[-1]
+    for op in ops:
+        if op.op_id == op_id:
+            return op
+    raise OrganizeError(None, f"no operation with id {op_id}")
+
+
+def undo(op_id: str | None = None) -> OperationReport:
+    """Undo the last operation (or `op_id`). Raises OrganizeError, with nothing changed, when it cannot."""
+    with operation_lock():
+        ops = list(iter_operations())
+        op = _pick(ops, op_id)
+        reason, path = _why_not_undoable(op, ops)
+        if reason:
+            raise OrganizeError(path, f"cannot undo operation {op.op_id}: {reason}")
+        remaining = _remaining(op, ops)
+        _check_undo(op, remaining)
+        todo = {s.step for s in remaining}
+        options = op.header.get("options", {})
+        with JournalWriter("undo", len(remaining), options=options, target=op.op_id) as j:
+            report = OperationReport(j.op_id, "undo")
+            for step in reversed(op.done_steps):
+                i = step.intent
+                try:
+                    if step.action == "mkdir":
+                        remove_dir_if_empty(j, Path(i["path"]), reverts=step.step)
+                    elif step.action == "rmdir":
+                        ensure_dir(j, Path(i["path"]), reverts=step.step)
+                    elif step.step not in todo:
+                        continue
+                    elif step.action == "move":
+                        src, dst = Path(i["src"]), Path(i["dst"])
+                        ensure_dir(j, src.parent)
+                        move_file(j, dst, src, reverts=step.step)
+                        report.done.append(src)
+                        report.moved.append((dst, src))
+                    elif step.action == "tags":
+                        path = Path(i["path"])
+                        tag_step(j, path, i["new_genres"], i["old_genres"], options, reverts=step.step)
+                        report.done.append(path)
+                except (OrganizeError, TagError) as exc:
+                    report.failed.append((exc.path or Path(i.get("path", i.get("dst", ""))), exc.reason))
+            j.end("complete")
+        if not report.failed:
+            append_record(op.path, {"type": "undone", "by": report.op_id})
+    return report
+
+
+def mark_undone_if_complete(target_id: str, by: str) -> bool:
+    """After a recovered undo: mark the target undone when nothing of it is left to restore."""
+    ops = list(iter_operations())
+    for op in ops:
+        if op.op_id == target_id and not op.undone_by and not _remaining(op, ops):
+            append_record(op.path, {"type": "undone", "by": by})
+            return True
+    return False

@@ -1,0 +1,142 @@
+"""Start-up recovery: find operations a crash or power loss interrupted and resolve them.
+
+The step that was in flight (an intent without done/failed) is finished or rolled back by looking at the
+disk, never guessing: a file found at both places with the recorded SHA-256 is finished (source removed, it
+is the same content), only at the destination -> done, only at the source -> not done (our partial copy is
+removed). Steps never started stay undone. The operation is then closed as "interrupted" and can be undone
+like any other; an interrupted undo is carried on to the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+from music_reclass_gui.core import tags as tagsmod
+from music_reclass_gui.core.errors import MusicReclassError, OrganizeError
+from music_reclass_gui.core.organize.journal import (
+    Operation,
+    Step,
+    append_record,
+    file_state,
+    fsync_dir,
+    iter_operations,
+    operation_lock,
+    sha256_file,
+)
+
+
+def _matches(path: Path, size: int, sha: str) -> bool:
+    try:
+        return os.path.getsize(path) == size and sha256_file(path) == sha
+    except OSError:
+        return False
+
+
+def _resolve_move(op: Operation, step: Step) -> tuple[bool, str]:
+    i = step.intent
+    src, dst, size, sha = Path(i["src"]), Path(i["dst"]), i["size"], i["sha256"]
+    tmp = Path(i["tmp"]) if i.get("tmp") else None
+    src_ok, dst_ok = _matches(src, size, sha), _matches(dst, size, sha)
+    if tmp is not None and tmp.exists() and (src_ok or dst_ok):
+        tmp.unlink()  # our unfinished copy; the full content is safe elsewhere
+    if dst_ok and src_ok:
+        os.unlink(src)  # same content at both places: finish the move
+        fsync_dir(src.parent)
+        return True, f"finished moving {src.name} to {dst}"
+    if dst_ok:
+        return True, f"{src.name} had already reached {dst}"
+    if src_ok:
+        if dst.exists() and size and os.path.getsize(dst) == 0:
+            with contextlib.suppress(OSError):
+                dst.unlink()  # our empty name reservation (filesystems without hard links)
+        return False, f"{src.name} had not been moved yet; it stays at {src}"
+    return False, f"could not find {src.name} unchanged at {src} or {dst}; please check both places"
+
+
+def _resolve_tags(step: Step) -> tuple[bool, str]:
+    i = step.intent
+    path = Path(i["path"])
+    if not path.exists():
+        return False, f"{path} is missing; please check it"
+    if sha256_file(path) == i["sha256_before"]:
+        return False, f"genres of {path.name} had not been written yet; file unchanged"
+    try:
+        genres = list(tagsmod.read_tags(path).genres)
+    except MusicReclassError as exc:
+        return False, f"{path.name}: cannot read its tags after the crash ({exc.reason})"
+    if genres == list(i["new_genres"]):
+        return True, f"genres of {path.name} had been written"
+    return False, f"{path.name} was changed by something else; its genres are now {genres}"
+
+
+def _resolve(op: Operation, step: Step) -> tuple[bool, str]:
+    i = step.intent
+    if step.action == "move":
+        return _resolve_move(op, step)
+    if step.action == "tags":
+        return _resolve_tags(step)
+    if step.action == "mkdir":
+        return os.path.isdir(i["path"]), f"folder {i['path']}"
+    if step.action == "rmdir":
+        return not os.path.exists(i["path"]), f"folder {i['path']}"
+    return False, f"unknown step {step.action}"
+
+
+def _recover_one(op: Operation) -> list[str]:
+    notes = []
+    n_done = sum(1 for s in op.done_steps if s.action in ("move", "tags"))
+    for step in op.pending:
+        done, note = _resolve(op, step)
+        n_done += done and step.action in ("move", "tags")
+        if done:
+            record = {}
+            path = step.intent.get("dst") or step.intent.get("path")
+            if step.action in ("move", "tags"):
+                record = file_state(path)
+            append_record(op.path, {"type": "done", "step": step.step, "recovered": True, **record})
+        else:
+            append_record(op.path, {"type": "failed", "step": step.step, "reason": f"interrupted: {note}"})
+        if step.action in ("move", "tags"):
+            notes.append(note)
+    append_record(op.path, {"type": "end", "status": "interrupted"})
+    head = (
+        f"Operation {op.op_id} ({op.kind}, started {op.header.get('created', '?')}) was interrupted "
+        f"after {n_done} of {op.header.get('n_items', '?')} item(s)"
+    )
+    return [head + ("; " + "; ".join(notes) if notes else "") + "."]
+
+
+def recover_interrupted() -> list[str]:
+    """Resolve every interrupted operation; returns human messages (empty when all was well).
+    Call at start-up of the GUI and before organize/undo in the CLI."""
+    messages: list[str] = []
+    try:
+        with operation_lock(wait_s=0):
+            for op in iter_operations():
+                if op.end is not None:
+                    continue
+                messages += _recover_one(op)
+                target = op.header.get("target")
+                if op.kind == "undo" and target:
+                    messages.append(_continue_undo(op.op_id, target))
+                elif op.kind in ("move", "tags"):
+                    messages.append(f"What was done can be undone with: music-reclass undo {op.op_id}")
+    except OrganizeError as exc:
+        messages.append(f"Recovery skipped: {exc.reason}")
+    return messages
+
+
+def _continue_undo(undo_id: str, target: str) -> str:
+    from music_reclass_gui.core.organize.operations import mark_undone_if_complete, undo
+
+    if mark_undone_if_complete(target, undo_id):
+        return f"The undo of {target} had finished."
+    try:
+        report = undo(target)
+    except OrganizeError as exc:
+        return f"Could not finish undoing {target}: {exc}"
+    if report.failed:
+        return f"Finished undoing {target} except: " + "; ".join(f"{p}: {r}" for p, r in report.failed)
+    return f"Finished undoing {target}."
