@@ -113,7 +113,7 @@ def apply_tag_changes(
                 break
             path = Path(os.path.abspath(change.path))
             try:
-                old = tuple(tagsmod.read_tags(path).genres)
+                old = tuple(tagsmod.read_tags(path, id3_separator=id3_separator).genres)
                 if old != tuple(change.new_genres):
                     tag_step(j, path, old, change.new_genres, options)
                 report.done.append(path)

@@ -10,6 +10,7 @@ like any other; an interrupted undo is carried on to the end.
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 from pathlib import Path
 
@@ -55,18 +56,40 @@ def _resolve_move(op: Operation, step: Step) -> tuple[bool, str]:
     return False, f"could not find {src.name} unchanged at {src} or {dst}; please check both places"
 
 
-def _resolve_tags(step: Step) -> tuple[bool, str]:
+def _same_genres(a: list[str], b: list[str]) -> bool:
+    """Compare as the tag writer stores them: stripped, blanks and case-insensitive repeats dropped."""
+
+    def norm(values: list[str]) -> list[str]:
+        out: list[str] = []
+        for v in (str(v).strip() for v in values):
+            if v and v.casefold() not in {o.casefold() for o in out}:
+                out.append(v)
+        return out
+
+    return norm(a) == norm(b)
+
+
+def _remove_tag_writer_leftovers(path: Path) -> None:
+    """core.tags writes beside the file as `.<name>.*.mrtmp`; a crash mid-write can leave one behind."""
+    for leftover in path.parent.glob(f".{glob.escape(path.name)}.*.mrtmp"):
+        with contextlib.suppress(OSError):
+            leftover.unlink()
+
+
+def _resolve_tags(op: Operation, step: Step) -> tuple[bool, str]:
     i = step.intent
     path = Path(i["path"])
+    _remove_tag_writer_leftovers(path)
     if not path.exists():
         return False, f"{path} is missing; please check it"
     if sha256_file(path) == i["sha256_before"]:
         return False, f"genres of {path.name} had not been written yet; file unchanged"
     try:
-        genres = list(tagsmod.read_tags(path).genres)
+        sep = op.header.get("options", {}).get("id3_separator", "; ")
+        genres = list(tagsmod.read_tags(path, id3_separator=sep).genres)
     except MusicReclassError as exc:
         return False, f"{path.name}: cannot read its tags after the crash ({exc.reason})"
-    if genres == list(i["new_genres"]):
+    if _same_genres(genres, list(i["new_genres"])):
         return True, f"genres of {path.name} had been written"
     return False, f"{path.name} was changed by something else; its genres are now {genres}"
 
@@ -76,7 +99,7 @@ def _resolve(op: Operation, step: Step) -> tuple[bool, str]:
     if step.action == "move":
         return _resolve_move(op, step)
     if step.action == "tags":
-        return _resolve_tags(step)
+        return _resolve_tags(op, step)
     if step.action == "mkdir":
         return os.path.isdir(i["path"]), f"folder {i['path']}"
     if step.action == "rmdir":
