@@ -1,9 +1,203 @@
-"""Placeholder: sub-commands are registered here (being written)."""
+"""`music-reclass organize DIR --to OUT` and `music-reclass undo`: sort a library into OUT/<Genre>/ folders.
+
+The plan is always printed first. `--dry-run` stops there and changes nothing; without it, running the
+command is the user's acceptance and the plan is carried out (journaled, undoable with `undo`).
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from pathlib import Path
+
+from music_reclass_gui.cli.tags_cmd import printable
+from music_reclass_gui.core.errors import MusicReclassError, OrganizeError
+from music_reclass_gui.core.organize import (
+    UNSORTED_FOLDER,
+    MovePlan,
+    execute_plan,
+    list_operations,
+    plan_moves,
+    recover_interrupted,
+    undo,
+)
+
+
+def _err(cmd: str, message: str) -> None:
+    print(f"music-reclass {cmd}: {message}", file=sys.stderr, flush=True)
+
+
+def _recover(cmd: str) -> None:
+    for message in recover_interrupted():
+        _err(cmd, message)
+
+
+def _genres_from_tags(folder: Path) -> list[tuple[Path, str | None]]:
+    from music_reclass_gui.core.library import scan
+
+    pairs: list[tuple[Path, str | None]] = []
+    for track in scan(
+        [folder], read_tags=True, on_error=lambda p, why: _err("organize", f"{printable(p)}: {why}")
+    ):
+        if track.error:
+            _err("organize", f"{printable(track.path)}: {track.error}")
+        genres = track.tags.genres if track.tags else ()
+        pairs.append((track.path, genres[0] if genres else None))
+    return pairs
+
+
+def _genres_from_predictions(folder: Path, model: str | None) -> list[tuple[Path, str | None]]:
+    from music_reclass_gui.core.library import scan
+    from music_reclass_gui.inference.engine import Classifier  # torch only when asked for
+
+    paths = [t.path for t in scan([folder], read_tags=False)]
+    classifier = Classifier(model)
+    print(
+        f"Classifying {len(paths)} file(s) with {classifier.model_name} on {classifier.device_description}...",
+        file=sys.stderr,
+        flush=True,
+    )
+    genres: dict[Path, str | None] = dict.fromkeys(paths)
+    for result in classifier.classify_many(paths):
+        if hasattr(result, "genre"):
+            genres[Path(result.audio_path)] = result.genre
+        else:
+            _err("organize", result.error)
+    return list(genres.items())
+
+
+def print_plan(plan: MovePlan, as_json: bool) -> None:
+    out = sys.stdout
+    if as_json:
+        for m in plan.moves:
+            record = {
+                "type": "move",
+                "src": printable(m.src),
+                "dst": printable(m.dst),
+                "genre": printable(m.genre),
+                "clash": m.clash,
+                "sidecars": [[printable(a), printable(b)] for a, b in m.sidecars],
+            }
+            print(json.dumps(record, ensure_ascii=False), file=out)
+        for path, why in plan.skipped:
+            print(
+                json.dumps({"type": "skip", "path": printable(path), "reason": why}, ensure_ascii=False),
+                file=out,
+            )
+        counts = {printable(g): n for g, n in plan.counts_per_genre.items()}
+        print(json.dumps({"type": "counts", "counts": counts}, ensure_ascii=False), file=out)
+        return
+    for m in plan.moves:
+        note = "   [renamed: name already taken]" if m.clash else ""
+        print(f"{printable(m.src)}  ->  {printable(m.dst)}{note}", file=out)
+        for side_src, side_dst in m.sidecars:
+            print(f"    + {printable(side_src.name)}  ->  {printable(side_dst.name)}", file=out)
+    for path, why in plan.skipped:
+        print(f"skip {printable(path)}: {why}", file=out)
+    print(
+        f"\n{len(plan.moves)} file(s) to move into {printable(plan.out_root)}, {plan.n_clashes} renamed to avoid "
+        f"a clash, {len(plan.skipped)} skipped.",
+        file=out,
+    )
+    for genre, count in sorted(plan.counts_per_genre.items(), key=lambda kv: (-kv[1], kv[0].casefold())):
+        print(f"  {count:5d}  {printable(genre)}", file=out)
+
+
+def run_organize(args: argparse.Namespace) -> int:
+    _recover("organize")
+    folder, out_root = Path(args.dir), Path(args.to)
+    if not folder.is_dir():
+        _err("organize", f"{printable(folder)}: not a folder")
+        return 2
+    try:
+        if args.by == "tag":
+            pairs = _genres_from_tags(folder)
+        else:
+            pairs = _genres_from_predictions(folder, args.model)
+    except MusicReclassError as exc:
+        _err("organize", str(exc))
+        return 2
+    plan = plan_moves(
+        pairs, out_root, unsorted=UNSORTED_FOLDER if args.unsorted else None, source_root=folder
+    )
+    print_plan(plan, args.json)
+    if args.dry_run:
+        print("Dry run: nothing was changed.", file=sys.stderr)
+        return 0
+    if not plan.moves:
+        print("Nothing to move.", file=sys.stderr)
+        return 0
+    try:
+        report = execute_plan(plan, remove_empty_dirs=args.remove_empty_dirs)
+    except OrganizeError as exc:
+        _err("organize", str(exc))
+        return 2
+    for path, why in report.failed:
+        _err("organize", f"{printable(path)}: {why}")
+    print(
+        f"Moved {len(report.done)} file(s), {len(report.failed)} failed. Undo with: music-reclass undo {report.op_id}",
+        file=sys.stderr,
+    )
+    return 1 if report.failed else 0
+
+
+def run_undo(args: argparse.Namespace) -> int:
+    _recover("undo")
+    if args.list:
+        ops = list_operations()
+        if not ops:
+            print("No operations recorded.")
+        for op in reversed(ops):
+            state = "undone" if op.undone else ("can undo" if op.can_undo else f"cannot undo: {op.reason}")
+            extra = f" of {op.target}" if op.target else ""
+            print(f"{op.op_id}  {op.created}  {op.kind}{extra}  {op.n_items} file(s)  {op.status}  [{state}]")
+        return 0
+    try:
+        report = undo(args.op_id)
+    except OrganizeError as exc:
+        _err("undo", str(exc))
+        return 2
+    for path, why in report.failed:
+        _err("undo", f"{printable(path)}: {why}")
+    print(f"Restored {len(report.done)} file(s), {len(report.failed)} failed.", file=sys.stderr)
+    return 1 if report.failed else 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add this module's sub-commands to the parser."""
+    """Add the `organize` and `undo` sub-commands."""
+    p = sub.add_parser(
+        "organize",
+        help="move files into OUT/<Genre>/ folders (preview with --dry-run)",
+        description=__doc__.split("\n")[0],
+    )
+    p.add_argument("dir", metavar="DIR", help="folder of music to organise (searched recursively)")
+    p.add_argument("--to", required=True, metavar="OUT", help="output root; files go to OUT/<Genre>/<name>")
+    p.add_argument(
+        "--by",
+        choices=("tag", "prediction"),
+        default="tag",
+        help="genre source: the first genre already in the tags (default) or a model's prediction",
+    )
+    p.add_argument("--model", metavar="NAME", help="model for --by prediction (default: the app's default)")
+    p.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
+    p.add_argument(
+        "--unsorted", action="store_true", help=f"move files without a genre to OUT/{UNSORTED_FOLDER}/"
+    )
+    p.add_argument("--remove-empty-dirs", action="store_true", help="remove folders under DIR left empty")
+    p.add_argument("--json", action="store_true", help="print the plan as JSON lines")
+    p.add_argument(
+        "--yes",
+        action="store_true",
+        help="accepted for scripts; organize never asks (running without --dry-run is the go-ahead)",
+    )
+    p.set_defaults(func=run_organize)
+
+    u = sub.add_parser(
+        "undo",
+        help="undo the last organize/tag operation, or list them",
+        description="Undo the last operation (or OP_ID); refuses if its files changed since.",
+    )
+    u.add_argument("op_id", nargs="?", metavar="OP_ID", help="operation to undo (default: the last one)")
+    u.add_argument("--list", action="store_true", help="list recorded operations, newest first")
+    u.set_defaults(func=run_undo)

@@ -156,7 +156,8 @@ def operation_lock(wait_s: float = 5.0) -> Iterator[None]:
 
 def append_record(path: Path, record: dict[str, Any]) -> None:
     """Append one line and fsync it: once this returns, the record survives a power loss."""
-    line = json.dumps(record, ensure_ascii=False) + "\n"
+    # ASCII escapes keep undecodable file names (surrogate-escaped bytes) intact through the round trip.
+    line = json.dumps(record, ensure_ascii=True) + "\n"
     with open(path, "a", encoding="utf-8") as fh:
         fh.write(line)
         fh.flush()
