@@ -136,7 +136,7 @@ def test_apply_and_undo_on_real_files(make_audio, tmp_path):
     assert report is not None
     assert mutagen.File(good)["genre"] == ["Blues"]
     assert s.item(good).status is Status.WRITTEN and s.item(good).current_genres == ("Blues",)
-    assert s.item(other).status is Status.ERROR and "other.ogg" in s.item(other).reason
+    assert s.item(other).status is Status.ERROR and "not found" in s.item(other).reason
     undo = organize.undo(report.op_id)
     s.undo_report(undo, report.op_id)
     assert mutagen.File(good)["genre"] == ["Rock"]
@@ -149,3 +149,13 @@ def test_declined_apply_writes_nothing(tmp_path):
     called = []
     assert s.apply(ThresholdHooks(confirm=False), lambda ch: called.append(ch)) is None
     assert called == []
+
+
+def test_keep_existing_merges_genre_map_aliases(tmp_path):
+    from music_reclass_gui.core.genres import load_genre_map
+    from music_reclass_gui.core.review import map_genre_key
+
+    s = ReviewSession(keep_existing=True, genre_key=map_genre_key(load_genre_map()))
+    s.add_track(_track(tmp_path / "a.flac", ("rnb",)))
+    s.set_result(_Result(tmp_path / "a.flac", [_Pred("R&B", 0.9)]))
+    assert s.item(tmp_path / "a.flac").proposed == ("rnb",)  # the same genre: nothing added

@@ -138,6 +138,11 @@ def default_genre_key(genre: str) -> str:
     return "".join(ch for ch in text if ch.isalnum())
 
 
+def map_genre_key(genre_map: Any) -> Callable[[str], str]:
+    """A key that also merges the genre map's aliases ("rnb" and "R&B"); pass a core.genres.GenreMap."""
+    return lambda genre: default_genre_key(genre_map.normalize(genre))
+
+
 def parse_genres(text: str) -> tuple[str, ...]:
     """Free text from an edit box → genres: ';' separates several, blanks are dropped."""
     return tuple(part.strip() for part in text.replace("\n", ";").split(";") if part.strip())
@@ -379,6 +384,26 @@ class ReviewSession:
             item = self._items.get(Path(path))
             if item is not None:
                 item.status, item.reason = Status.ERROR, f"undo failed: {reason}"
+
+    def relocate(self, old: str | Path, new: str | Path) -> ReviewItem:
+        """A file was moved (reorganise, or its undo): keep its review under the new path, same position."""
+        old, new = Path(old), Path(new)
+        item = self.item(old)
+        item.track = replace(item.track, path=new)
+        self._items = {(new if p == old else p): it for p, it in self._items.items()}
+        return item
+
+    def primary_genre(self, path: str | Path) -> str | None:
+        """The folder genre for reorganising: the model's best genre when it was kept, else the first
+        accepted one; None when nothing was accepted."""
+        item = self.item(path)
+        if item.status not in (Status.ACCEPTED, Status.WRITTEN) or not item.proposed:
+            return None
+        keys = {self.genre_key(g): g for g in item.proposed}
+        if item.predictions and self.genre_key(item.predictions[0].genre) in keys:
+            return keys[self.genre_key(item.predictions[0].genre)]
+        new = [g for g in item.proposed if g not in item.current_genres] if self.keep_existing else []
+        return (new or list(item.proposed))[0]
 
     def refresh_tracks(self, tracks: Iterable[Track]) -> None:
         """Replace on-disk metadata after a re-scan (e.g. after undo) without touching decisions."""

@@ -1,0 +1,122 @@
+"""`music-reclass-gui [FOLDER]` opens the window; `--screenshot OUT.png FOLDER` opens the folder, classifies
+it, saves a PNG of the window and exits (for docs and checks)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QItemSelectionModel, QTimer
+from PySide6.QtWidgets import QApplication
+
+from music_reclass_gui.ui.main_window import MainWindow
+from music_reclass_gui.ui.settings import AppSettings
+
+log = logging.getLogger(__name__)
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, e.g. 1366x768, not {text!r}") from None
+    return w, h
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="music-reclass-gui", description="Classify, review and tag a music library."
+    )
+    p.add_argument("folder", nargs="?", type=Path, help="music folder (or file) to open")
+    p.add_argument("--model", help="model name (default: the one in Settings, else the built-in default)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="where the model runs")
+    p.add_argument(
+        "--screenshot", type=Path, metavar="OUT.png", help="classify FOLDER, save a PNG of the window, exit"
+    )
+    p.add_argument(
+        "--size",
+        type=_size,
+        default=None,
+        metavar="WxH",
+        help="window size (default 1366x768 for screenshots)",
+    )
+    p.add_argument(
+        "--timeout", type=float, default=900.0, help="--screenshot gives up after this many seconds"
+    )
+    return p
+
+
+def recover_messages() -> list[str]:
+    """Finish or roll back an operation a crash interrupted, before the user can touch anything."""
+    try:
+        from music_reclass_gui.core import organize
+
+        return list(organize.recover_interrupted())
+    except Exception as exc:  # recovery problems are shown, never fatal
+        log.exception("recovery failed")
+        return [f"Could not check for interrupted operations: {exc}"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.screenshot and args.folder is None:
+        build_parser().error("--screenshot needs a FOLDER to open")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "music-reclass-gui"])
+    app.setApplicationName("Music ReClass")
+    app.setOrganizationName("music-reclass")
+
+    settings = AppSettings.load()
+    if args.model:
+        settings.model = args.model
+    if args.device:
+        settings.device = args.device
+    messages = recover_messages()
+    window = MainWindow(settings)
+    if messages:
+        kind = "error" if any("could not" in m.lower() for m in messages) else "info"
+        window.notice.show_message("Recovered from an interrupted operation:", kind, messages)
+    width, height = args.size or ((1366, 768) if args.screenshot else (1200, 760))
+    window.resize(width, height)
+    window.show()
+    if args.folder is not None:
+        QTimer.singleShot(0, lambda: window.open_paths([args.folder]))
+    if args.screenshot:
+        _arm_screenshot(app, window, args.screenshot, args.timeout)
+    return app.exec()
+
+
+def _arm_screenshot(app: QApplication, window: MainWindow, out: Path, timeout: float) -> None:
+    """Save the window once classification is over (or nothing is left to do), then quit."""
+    c = window.controller
+    taken = False
+
+    def shoot(code: int = 0) -> None:
+        nonlocal taken
+        if taken:
+            return
+        taken = True
+        if window.proxy.rowCount():
+            index = window.proxy.index(0, 0)
+            flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+            window.table.selectionModel().setCurrentIndex(index, flags)
+        app.processEvents()
+
+        def save() -> None:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            ok = window.grab().save(str(out))
+            print(f"screenshot {'saved to' if ok else 'FAILED:'} {out}", file=sys.stderr)
+            window.close()
+            app.exit(code if ok else 1)
+
+        QTimer.singleShot(300, save)
+
+    c.classification_finished.connect(lambda *_: shoot())
+    c.scan_finished.connect(lambda n: n == 0 and shoot())
+    QTimer.singleShot(int(timeout * 1000), lambda: shoot(2))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,152 @@
+"""Preferences: model, device, top-k, threshold, keep-existing, multi-genre, ID3 version, output root."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QWidget,
+)
+
+from music_reclass_gui.ui.settings import DEFAULT_OUTPUT_DIRNAME, AppSettings
+
+log = logging.getLogger(__name__)
+DEVICES = (
+    ("auto", "Automatic (GPU when present)"),
+    ("cpu", "CPU"),
+    ("cuda", "NVIDIA GPU (CUDA)"),
+    ("mps", "Apple GPU (MPS)"),
+)
+
+
+def available_models() -> list[tuple[str, str]]:
+    """(name, description) of the installed models; empty when the registry is not available."""
+    try:
+        from music_reclass_gui.inference.registry import list_models
+
+        return [(card.name, card.description or card.name) for card in list_models()]
+    except Exception as exc:  # a broken model folder must not stop the user from changing other settings
+        log.warning("cannot list models: %s", exc)
+        return []
+
+
+def default_model_name() -> str | None:
+    try:
+        from music_reclass_gui.inference.engine import DEFAULT_MODEL
+
+        return DEFAULT_MODEL
+    except Exception:
+        return None
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, settings: AppSettings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self._settings = settings
+        form = QFormLayout(self)
+
+        self.model = QComboBox(self)
+        default = default_model_name()
+        self.model.addItem(f"Default ({default})" if default else "Default", None)
+        for name, description in available_models():
+            self.model.addItem(name, name)
+            self.model.setItemData(self.model.count() - 1, description, 3)  # Qt.ToolTipRole
+        self._select(self.model, settings.model)
+        form.addRow("Model", self.model)
+
+        self.device = QComboBox(self)
+        for value, label in DEVICES:
+            self.device.addItem(label, value)
+        self._select(self.device, settings.device)
+        form.addRow("Device", self.device)
+
+        self.top_k = QSpinBox(self)
+        self.top_k.setRange(1, 10)
+        self.top_k.setValue(settings.top_k)
+        form.addRow("Predictions shown (top-k)", self.top_k)
+
+        self.threshold = QDoubleSpinBox(self)
+        self.threshold.setRange(0, 100)
+        self.threshold.setDecimals(0)
+        self.threshold.setSuffix(" %")
+        self.threshold.setValue(round(settings.threshold * 100))
+        self.threshold.setToolTip("Default for \u201cAccept all above\u201d and the cut-off for extra genres")
+        form.addRow("Confidence threshold", self.threshold)
+
+        self.keep_existing = QCheckBox("Add to the genres already in the file (instead of replacing)", self)
+        self.keep_existing.setChecked(settings.keep_existing)
+        form.addRow("Existing genres", self.keep_existing)
+
+        self.multi_genre = QCheckBox("Write every top-k genre above the threshold", self)
+        self.multi_genre.setChecked(settings.multi_genre)
+        form.addRow("Several genres", self.multi_genre)
+
+        self.id3_version = QComboBox(self)
+        self.id3_version.addItem("ID3v2.4 (several genres as separate values)", 4)
+        self.id3_version.addItem("ID3v2.3 (for older players; genres joined)", 3)
+        self._select(self.id3_version, settings.id3_version)
+        self.separator = QLineEdit(settings.id3_separator, self)
+        self.separator.setMaximumWidth(60)
+        self.separator.setToolTip("Joins several genres in ID3v2.3 tags")
+        row = QHBoxLayout()
+        row.addWidget(self.id3_version, 1)
+        row.addWidget(self.separator)
+        form.addRow("MP3/WAV/AIFF tags", row)
+
+        self.output_root = QLineEdit(settings.output_root, self)
+        self.output_root.setPlaceholderText(f"{DEFAULT_OUTPUT_DIRNAME} next to the opened folder")
+        browse = QPushButton("Browse…", self)
+        browse.clicked.connect(self._browse)
+        row = QHBoxLayout()
+        row.addWidget(self.output_root, 1)
+        row.addWidget(browse)
+        form.addRow("Reorganise into", row)
+
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    @staticmethod
+    def _select(combo: QComboBox, value) -> None:
+        index = combo.findData(value)
+        if index < 0 and value is not None:  # a model that is no longer installed: keep it visible
+            combo.addItem(f"{value} (not installed)", value)
+            index = combo.count() - 1
+        combo.setCurrentIndex(max(0, index))
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Reorganise into", self.output_root.text())
+        if folder:
+            self.output_root.setText(folder)
+
+    def result_settings(self) -> AppSettings:
+        """A copy of the settings with the dialog's values (recent folders untouched)."""
+        return dataclasses.replace(
+            self._settings,
+            model=self.model.currentData(),
+            device=self.device.currentData(),
+            top_k=self.top_k.value(),
+            threshold=self.threshold.value() / 100.0,
+            keep_existing=self.keep_existing.isChecked(),
+            multi_genre=self.multi_genre.isChecked(),
+            id3_version=self.id3_version.currentData(),
+            id3_separator=self.separator.text() or "; ",
+            output_root=self.output_root.text().strip(),
+            recent_folders=list(self._settings.recent_folders),
+        )
