@@ -213,18 +213,34 @@ def _verify_unchanged(path: Path, recorded: dict[str, Any]) -> None:
         raise OrganizeError(path, "the file's content was changed since (SHA-256 differs); cannot undo")
 
 
-def _check_undo(op: Operation, remaining: list[Step]) -> None:
+def _last_known_states(ops: list[Operation]) -> dict[str, dict[str, Any]]:
+    """For every path, what the journal last recorded there (a later tag write and its undo leave the
+    file with new bytes; that recorded state, not the older one, is what "unchanged since" means)."""
+    states: dict[str, dict[str, Any]] = {}
+    for op in ops:
+        for step in op.done_steps:
+            i = step.intent
+            if step.action == "move":
+                states.pop(_norm(i["src"]), None)
+                states[_norm(i["dst"])] = step.result
+            elif step.action == "tags":
+                states[_norm(i["path"])] = step.result
+    return states
+
+
+def _check_undo(remaining: list[Step], ops: list[Operation]) -> None:
     """Every precondition, before anything changes."""
+    known = _last_known_states(ops)
     for step in remaining:
         i = step.intent
         if step.action == "move":
-            _verify_unchanged(Path(i["dst"]), step.result)
+            _verify_unchanged(Path(i["dst"]), known.get(_norm(i["dst"]), step.result))
             if os.path.lexists(i["src"]):
                 raise OrganizeError(Path(i["src"]), "a file now exists at the original location; cannot undo")
             check_writable_dir(Path(i["dst"]).parent, "cannot move files out of this folder")
             check_writable_dir(Path(i["src"]).parent, "cannot move files back into this folder")
         else:
-            _verify_unchanged(Path(i["path"]), step.result)
+            _verify_unchanged(Path(i["path"]), known.get(_norm(i["path"]), step.result))
             check_writable_dir(Path(i["path"]).parent, "cannot rewrite files in this folder")
 
 
@@ -249,7 +265,7 @@ def undo(op_id: str | None = None) -> OperationReport:
         if reason:
             raise OrganizeError(path, f"cannot undo operation {op.op_id}: {reason}")
         remaining = _remaining(op, ops)
-        _check_undo(op, remaining)
+        _check_undo(remaining, ops)
         todo = {s.step for s in remaining}
         options = op.header.get("options", {})
         with JournalWriter("undo", len(remaining), options=options, target=op.op_id) as j:
