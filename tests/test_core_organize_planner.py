@@ -61,7 +61,11 @@ def test_no_genre_skipped_or_unsorted(tmp_path: Path) -> None:
     assert [m.src.name for m in plan.moves] == ["c.mp3"]
     assert [(p.name, why) for p, why in plan.skipped] == [("a.mp3", "no genre"), ("b.mp3", "no genre")]
     plan = plan_moves(pairs, out, unsorted="Unsorted")
-    assert [m.dst.relative_to(out).as_posix() for m in plan.moves] == ["Unsorted/a.mp3", "Unsorted/b.mp3", "Pop/c.mp3"]
+    assert [m.dst.relative_to(out).as_posix() for m in plan.moves] == [
+        "Unsorted/a.mp3",
+        "Unsorted/b.mp3",
+        "Pop/c.mp3",
+    ]
 
 
 def test_sidecars_follow_and_share_the_renamed_stem(tmp_path: Path, make_audio) -> None:
@@ -76,7 +80,10 @@ def test_sidecars_follow_and_share_the_renamed_stem(tmp_path: Path, make_audio) 
     plan = plan_moves([(track, "Rock")], out)
     (move,) = plan.moves
     assert move.dst == out / "Rock" / "live (2).mp3" and move.clash
-    assert sorted((s.name, d.name) for s, d in move.sidecars) == [("live.CUE", "live (2).CUE"), ("live.lrc", "live (2).lrc")]
+    assert sorted((s.name, d.name) for s, d in move.sidecars) == [
+        ("live.CUE", "live (2).CUE"),
+        ("live.lrc", "live (2).lrc"),
+    ]
 
 
 def test_weird_genres_stay_inside_out_root(tmp_path: Path) -> None:

@@ -12,10 +12,41 @@ from hypothesis import strategies as st
 
 from music_reclass_gui.core.organize import MAX_FOLDER_BYTES, UNKNOWN_GENRE, sanitize_genre_folder
 
-RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
-NASTY = ["../../etc", "..", ".", "CON", "con.mp3", "Com1 ", "LPT9.txt", "a/b", "a\\b", "", "   ", "/etc/passwd",
-         "C:\\Windows", "x" * 300, "é" * 300, "🎸" * 80, "Rock\x00Roll", "\u200fRock\u202e", "Rock...", "Rock  ",
-         "<>:\"|?*", "\ud800lone", "Ｒｏｃｋ", "-rf", ".hidden"]
+RESERVED = {
+    "CON",
+    "PRN",
+    "AUX",
+    "NUL",
+    *(f"COM{i}" for i in range(1, 10)),
+    *(f"LPT{i}" for i in range(1, 10)),
+}
+NASTY = [
+    "../../etc",
+    "..",
+    ".",
+    "CON",
+    "con.mp3",
+    "Com1 ",
+    "LPT9.txt",
+    "a/b",
+    "a\\b",
+    "",
+    "   ",
+    "/etc/passwd",
+    "C:\\Windows",
+    "x" * 300,
+    "é" * 300,
+    "🎸" * 80,
+    "Rock\x00Roll",
+    "\u200fRock\u202e",
+    "Rock...",
+    "Rock  ",
+    '<>:"|?*',
+    "\ud800lone",
+    "Ｒｏｃｋ",
+    "-rf",
+    ".hidden",
+]
 
 
 def check_safe(name: str) -> None:
