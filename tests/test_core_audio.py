@@ -99,6 +99,7 @@ def test_sniff_recognises_every_format_we_write(two_part_files):
     assert sniff_format(b"hello world, not audio at all") is None
     assert sniff_format(b"\x89PNG\r\n\x1a\n") is None
     assert sniff_format(b"\xff\xd8\xff\xe0JFIF") is None  # JPEG must not pass as MPEG sync
+    assert sniff_format(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00") is None  # a phone photo, not M4A
 
 
 def test_misnamed_file_decodes_by_content(two_part_files, tmp_path):

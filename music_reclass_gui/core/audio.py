@@ -27,6 +27,10 @@ SUPPORTED_EXTENSIONS = frozenset(
 _PYAV_FIRST = frozenset({".m4a", ".mp4", ".aac"})
 _PYAV_FORMATS = frozenset({"m4a", "aac"})
 SNIFF_BYTES = 64  # enough for every signature in sniff_format
+# ISO-BMFF brands of still images (HEIC/AVIF photos, Canon raw) that share the MP4 `ftyp` box.
+_IMAGE_BRANDS = frozenset(
+    {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif", b"avis", b"crx "}
+)
 
 
 # --------------------------------------------------------------------------------------------- sniffing
@@ -54,7 +58,7 @@ def sniff_format(head: bytes) -> str | None:
         return "opus" if b"OpusHead" in head else "ogg"
     if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
         return "aiff"
-    if head[4:8] == b"ftyp":
+    if head[4:8] == b"ftyp" and head[8:12] not in _IMAGE_BRANDS:
         return "m4a"
     if head[:3] == b"ID3":
         return "mp3"
@@ -225,7 +229,10 @@ def _read_soundfile(path: Path, offset: float, duration: float | None, probe: di
         rate = f.samplerate
         declared = f.frames
         start = int(round(offset * rate))
-        wanted = max(0, declared - start) if duration is None else int(round(duration * rate))
+        if duration is not None:
+            wanted = int(round(duration * rate))
+        else:  # everything from `start`; -1 = to the end where the header gives no length
+            wanted = declared - start if declared > 0 else -1
         if start < declared or declared <= 0:
             if start:
                 f.seek(start)
@@ -233,6 +240,7 @@ def _read_soundfile(path: Path, offset: float, duration: float | None, probe: di
         else:
             block = np.zeros((0, f.channels), dtype=np.float32)
     got = block.shape[0]
+    wanted = got if wanted < 0 else wanted
     if got < wanted or start + got >= declared:  # the decoder reached the end: was it the real end?
         fmt = probe.get("format")
         problem = None

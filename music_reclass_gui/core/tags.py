@@ -45,6 +45,10 @@ class _Refusal(Exception):
     """Internal: a deliberate refusal whose message is already the human reason."""
 
 
+class _Nothing(Exception):
+    """Internal: removing genres from a file that has no tags at all is already done."""
+
+
 # ------------------------------------------------------------------------------------ storage styles
 @dataclass(frozen=True)
 class _Options:
@@ -355,7 +359,3 @@ def write_genres(
             if tmp is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
-
-
-class _Nothing(Exception):
-    """Internal: removing genres from a file that has no tags at all is already done."""
