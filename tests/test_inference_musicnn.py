@@ -162,6 +162,25 @@ def test_tag_waveform_runs_each_patch_of_a_short_clip(mtt):
         mtt.tag_waveform(torch.zeros(0))
 
 
+def test_eval_fast_path_equals_literal_musicnn_blocks(mtt):
+    """Eval pools before ReLU+BN (max, or min where the BN scale is negative); it must equal the literal order."""
+    negative = sum(int((b.bn.weight < 0).sum()) for b in (*mtt.timbral, *mtt.temporal))
+    assert negative > 0  # the min branch is really exercised by the shipped weights
+    x = 2.0 * torch.rand(4, PATCH_FRAMES, 96)  # log-mel range
+    blocks = [*mtt.timbral, *mtt.temporal]
+    with torch.inference_mode():
+        fast_tags, fast_emb = mtt(x)
+        try:
+            for b in blocks:
+                b.training = True  # literal conv -> ReLU -> BN -> max; the BN itself stays in eval
+            slow_tags, slow_emb = mtt(x)
+        finally:
+            for b in blocks:
+                b.training = False
+    torch.testing.assert_close(fast_tags, slow_tags, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(fast_emb, slow_emb, rtol=1e-5, atol=1e-5)
+
+
 # ------------------------------------------------------------------ real clip: (e), (b), (c)
 @pytest.fixture(scope="module")
 def reference_wave() -> np.ndarray:
@@ -191,6 +210,16 @@ def test_frontend_matches_librosa_on_real_clip(reference_wave):
 @pytest.mark.slow
 def test_mtt_reference_top10_equals_published(mtt, reference_wave):
     assert [label for label, _ in _top10(mtt, reference_wave)] == PUBLISHED_MTT_TOP10
+
+
+@needs_shared_data
+@pytest.mark.slow
+def test_second_published_clip_muddy_waters(mtt):
+    """musicnn README: top_tags('TRWJAZW128F42760DD_test.mp3') -> ['guitar', 'piano', 'fast'] (MTT model)."""
+    wave, _ = librosa.load(SHARED_DATA / "musicnn" / "TRWJAZW128F42760DD_test.mp3", sr=16000)
+    assert [label for label, _ in _top10(mtt, wave)[:3]] == ["guitar", "piano", "fast"]
+    msd = load_musicnn("msd-musicnn", MODELS_DIR, "cpu")
+    assert _top10(msd, wave)[0][0] == "blues"  # a live Muddy Waters excerpt
 
 
 @needs_shared_data
