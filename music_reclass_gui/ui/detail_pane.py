@@ -142,7 +142,7 @@ class DetailPane(QWidget):
         colour = STATUS_COLOURS[item.status].name()
         text = f"<b style='color:{colour}'>{item.status.value.capitalize()}</b>"
         if item.reason:
-            text += f"<br><span style='color:#b3261e'>{html.escape(item.reason)}</span>"
+            text += f"<br><span style='color:#b3261e'>{html.escape(item.reason, quote=False)}</span>"
         elif item.model:
             text += f" <span style='color:#7a7a7a'>· {html.escape(item.model)}</span>"
         self.status.setText(text)

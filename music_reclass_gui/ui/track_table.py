@@ -250,8 +250,13 @@ class TrackFilterProxy(QSortFilterProxyModel):
         self._statuses: frozenset[Status] | None = None
 
     def set_statuses(self, statuses: Iterable[Status] | None) -> None:
-        self._statuses = frozenset(statuses) if statuses is not None else None
-        self.invalidateFilter()
+        if hasattr(self, "endFilterChange"):  # Qt >= 6.10 deprecates invalidateFilter()
+            self.beginFilterChange()
+            self._statuses = frozenset(statuses) if statuses is not None else None
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:  # pragma: no cover - older Qt
+            self._statuses = frozenset(statuses) if statuses is not None else None
+            self.invalidateFilter()
 
     def filterAcceptsRow(self, source_row: int, source_parent: _Index) -> bool:
         if self._statuses is not None:

@@ -87,17 +87,24 @@ class Job(QRunnable):
 
     def run(self) -> None:
         try:
-            result = self.fn(self, *self.args)
-        except MusicReclassError as exc:
-            self.flush()
-            self.signals.failed.emit(str(exc))
-        except Exception as exc:  # a bug must reach the user as a message, not kill a pool thread silently
-            log.exception("job %s failed", self.name)
-            self.flush()
-            self.signals.failed.emit(f"{type(exc).__name__}: {exc}")
-        else:
-            self.flush()
-            self.signals.finished.emit(result)
+            try:
+                result = self.fn(self, *self.args)
+            except MusicReclassError as exc:
+                self.flush()
+                self.signals.failed.emit(str(exc))
+            except (
+                Exception
+            ) as exc:  # a bug must reach the user as a message, not kill a pool thread silently
+                log.exception("job %s failed", self.name)
+                self.flush()
+                self.signals.failed.emit(f"{type(exc).__name__}: {exc}")
+            else:
+                self.flush()
+                self.signals.finished.emit(result)
+        except (
+            RuntimeError
+        ) as exc:  # the window (and our signal object) went away while we ran: nobody listens
+            log.debug("job %s outlived its window: %s", self.name, exc)
         finally:
             self._done.set()
 
