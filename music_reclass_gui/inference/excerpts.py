@@ -5,8 +5,8 @@ The plan (``PLAN_VERSION`` is part of every cache key, so changing it recomputes
 - Tracks of at most ``SHORT_TRACK_S`` (30 s, plus a little slack for encoder padding) are decoded whole and
   every non-overlapping 3 s patch from the start is used (musicnn's own rule, so GTZAN/FMA clips and the
   published reference results are reproduced exactly).
-- Longer tracks: ``N_EXCERPTS`` excerpts of ``EXCERPT_S`` seconds (two 3 s patches each, so a full-length
-  track costs about the same ten patches as a 30 s clip), centred at evenly spaced positions between 10 %
+- Longer tracks: ``N_EXCERPTS`` excerpts of ``EXCERPT_S`` seconds (two 3 s patches each: 8 patches, so a
+  full-length track costs a little less than the ten patches of a 30 s clip), centred at evenly spaced positions between 10 %
   and 90 % of the duration (skipping intros, fade-outs and silence at the ends). Only those seconds are
   decoded (``load_audio`` with offset/duration; the duration comes from the container header).
 """
@@ -20,10 +20,10 @@ import numpy as np
 from music_reclass_gui.core import audio
 from music_reclass_gui.core.errors import DecodeError
 
-PLAN_VERSION = 1
+PLAN_VERSION = 2
 SHORT_TRACK_S = 30.0
 SHORT_SLACK_S = 1.0
-N_EXCERPTS = 5
+N_EXCERPTS = 4
 EXCERPT_S = 6.0
 MARGIN = 0.10
 

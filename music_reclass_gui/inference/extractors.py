@@ -74,7 +74,7 @@ class MusicnnExtractor:
         self.labels: list[str] = list(self.net.labels)
         digest = file_digest(weights) if weights else "unknown"
         self.key = f"{name}:{digest}:plan{PLAN_VERSION}"
-        self.batch_patches = batch_patches or (256 if device.type != "cpu" else 32)
+        self.batch_patches = batch_patches or (256 if device.type != "cpu" else 16)
 
     def _patches(self, wave: np.ndarray) -> torch.Tensor:
         x = torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32)).to(self.device)
