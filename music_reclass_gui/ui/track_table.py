@@ -45,6 +45,17 @@ DEFAULT_WIDTHS = {
     Column.STATUS: 90,
 }
 
+# On small windows columns shrink towards these (see TrackView.fit_columns_to_width).
+MIN_WIDTHS = {
+    Column.TITLE: 100,
+    Column.ARTIST: 80,
+    Column.CURRENT: 80,
+    Column.PROPOSED: 130,
+    Column.TOP3: 90,
+    Column.STATUS: 80,
+}
+FILE_MIN_WIDTH = 130
+
 ConfidenceRole = Qt.ItemDataRole.UserRole + 1  # float 0..1 or None, for the confidence bar
 ItemRole = Qt.ItemDataRole.UserRole + 2  # the ReviewItem
 SortRole = Qt.ItemDataRole.UserRole + 3
@@ -292,13 +303,31 @@ class TrackView(QTableView):
         header = self.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(Column.FILE, QHeaderView.ResizeMode.Stretch)
-        for col, width in DEFAULT_WIDTHS.items():
-            self.setColumnWidth(col, width)
+        self._user_sized = False
+        self._fitting = False
+        header.sectionResized.connect(self._section_resized)
+        self.fit_columns_to_width(self.viewport().width())
+
+    def _section_resized(self, index: int, _old: int, _new: int) -> None:
+        """A column the user dragged keeps its width: stop fitting columns to the window from then on."""
+        if not self._fitting and index != Column.FILE:
+            self._user_sized = True
 
     def fit_columns_to_width(self, available: int) -> None:
-        """Shrink the fixed columns proportionally on small windows so FILE keeps a readable width."""
+        """Default widths when there is room; on small windows every column gives up part of its slack
+        (Top 3 the most, it is repeated in the detail pane) so nothing needs a horizontal scroll bar."""
+        room = max(available - FILE_MIN_WIDTH, 0)
         wanted = sum(DEFAULT_WIDTHS.values())
-        room = max(available - 170, 300)  # keep ~170 px for the file name
-        scale = min(1.0, room / wanted)
-        for col, width in DEFAULT_WIDTHS.items():
-            self.setColumnWidth(col, max(60, int(width * scale)))
+        slack = {c: DEFAULT_WIDTHS[c] - MIN_WIDTHS[c] for c in DEFAULT_WIDTHS}
+        cut = min(1.0, max(0.0, (wanted - room) / max(1, sum(slack.values()))))
+        self._fitting = True
+        try:
+            for col, width in DEFAULT_WIDTHS.items():
+                self.setColumnWidth(col, int(width - cut * slack[col]))
+        finally:
+            self._fitting = False
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if not getattr(self, "_user_sized", True):
+            self.fit_columns_to_width(self.viewport().width())
