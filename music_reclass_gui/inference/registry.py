@@ -140,6 +140,7 @@ def _scan(folder: Path, origin: str, errors: list[ModelError]) -> list[ModelCard
         try:
             cards.append(ModelCard.from_file(path, origin))
         except ModelError as exc:
+            exc.card_path = path  # type: ignore[attr-defined]  (find_card names the broken card)
             log.warning("skipping model: %s", exc)
             errors.append(exc)
     return cards
@@ -170,7 +171,8 @@ def find_card(name: str) -> ModelCard:
         if card.name == name:
             return card
     for err in errors:  # the card exists but is broken: say so instead of "not installed"
-        if err.path is not None and err.path.stem == name:
+        card_path = getattr(err, "card_path", err.path)
+        if card_path is not None and card_path.stem == name:
             raise err
     available = ", ".join(c.name for c in cards) or "none"
     raise ModelError(None, f"no model called {name!r} is installed (available: {available})")
