@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel, QTimer
+from PySide6.QtCore import QEventLoop, QItemSelectionModel, QTimer
 from PySide6.QtWidgets import QApplication
 
 from music_reclass_gui.ui.main_window import MainWindow
@@ -84,16 +84,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.folder is not None:
         QTimer.singleShot(0, lambda: window.open_paths([args.folder]))
     if args.screenshot:
-        _arm_screenshot(app, window, args.screenshot, args.timeout)
+        return _screenshot(app, window, args.screenshot, args.timeout)
     return app.exec()
 
 
-def _arm_screenshot(app: QApplication, window: MainWindow, out: Path, timeout: float) -> None:
-    """Save the window once classification is over (or nothing is left to do), then quit."""
+def _screenshot(app: QApplication, window: MainWindow, out: Path, timeout: float) -> int:
+    """Save the window once classification is over (or nothing is left to do); returns the exit code.
+    Runs its own event loop so it also works inside an application that is already running (tests)."""
     c = window.controller
     taken = False
+    loop = QEventLoop()
+    code = 1
 
-    def shoot(code: int = 0) -> None:
+    def shoot(result: int = 0) -> None:
         nonlocal taken
         if taken:
             return
@@ -105,17 +108,23 @@ def _arm_screenshot(app: QApplication, window: MainWindow, out: Path, timeout: f
         app.processEvents()
 
         def save() -> None:
+            nonlocal code
             out.parent.mkdir(parents=True, exist_ok=True)
             ok = window.grab().save(str(out))
             print(f"screenshot {'saved to' if ok else 'FAILED:'} {out}", file=sys.stderr)
-            window.close()
-            app.exit(code if ok else 1)
+            code = result if ok else 1
+            loop.quit()
 
         QTimer.singleShot(300, save)
 
     c.classification_finished.connect(lambda *_: shoot())
     c.scan_finished.connect(lambda n: n == 0 and shoot())
     QTimer.singleShot(int(timeout * 1000), lambda: shoot(2))
+    loop.exec()
+    c.shutdown()
+    window.close()
+    window.deleteLater()
+    return code
 
 
 if __name__ == "__main__":

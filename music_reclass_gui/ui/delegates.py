@@ -7,7 +7,14 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QModelIndex, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPalette
-from PySide6.QtWidgets import QComboBox, QCompleter, QStyle, QStyledItemDelegate, QStyleOptionViewItem
+from PySide6.QtWidgets import (
+    QAbstractItemDelegate,
+    QComboBox,
+    QCompleter,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+)
 
 from music_reclass_gui.ui.track_table import ConfidenceRole, ItemRole
 
@@ -90,7 +97,17 @@ class ConfidenceBarDelegate(QStyledItemDelegate):
         combo = GenreCombo(parent)
         top = [p.genre for p in item.predictions] if item is not None else []
         combo.set_choices(top, self._vocabulary())
+        # Enter in the text or picking from the list finishes the edit, like any table cell
+        combo.lineEdit().returnPressed.connect(lambda: self._finish(combo))
+        combo.activated.connect(lambda _i: self._finish(combo))
         return combo
+
+    def _finish(self, editor: GenreCombo) -> None:
+        if editor.property("finished"):
+            return
+        editor.setProperty("finished", True)
+        self.commitData.emit(editor)
+        self.closeEditor.emit(editor, QAbstractItemDelegate.EndEditHint.NoHint)
 
     def setEditorData(self, editor, index):
         editor.setCurrentText(index.data(Qt.ItemDataRole.EditRole) or "")

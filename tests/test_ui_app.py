@@ -1,0 +1,128 @@
+"""The command line of the window (--screenshot), the settings dialog, the genre editor and multi-select
+review, with the real model."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("PySide6")
+from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtGui import QImage  # noqa: E402
+from PySide6.QtTest import QTest  # noqa: E402
+
+from music_reclass_gui.core.review import Status  # noqa: E402
+from music_reclass_gui.ui.delegates import GenreCombo  # noqa: E402
+from music_reclass_gui.ui.main_window import MainWindow  # noqa: E402
+from music_reclass_gui.ui.settings import AppSettings  # noqa: E402
+from music_reclass_gui.ui.settings_dialog import SettingsDialog  # noqa: E402
+from music_reclass_gui.ui.track_table import Column  # noqa: E402
+
+pytestmark = pytest.mark.slow
+WAIT = 120_000
+
+
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory):
+    from music_reclass_gui.inference.engine import Classifier
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MUSIC_RECLASS_CACHE_DIR", str(tmp_path_factory.mktemp("model-cache")))
+    try:
+        yield Classifier(device="cpu")
+    finally:
+        mp.undo()
+
+
+@pytest.fixture
+def classified(qtbot, classifier, make_audio, tmp_path):
+    """A window with three classified tracks."""
+    lib = tmp_path / "lib"
+    for i, ext in enumerate(("flac", "ogg", "mp3")):
+        make_audio(f"t{i}.{ext}", seconds=3.0, freq=200.0 * (i + 1), folder=lib)
+    win = MainWindow(AppSettings(), classifier=classifier)
+    qtbot.addWidget(win)
+    win.resize(1024, 600)
+    win.show()
+    with qtbot.waitSignal(win.controller.classification_finished, timeout=WAIT):
+        win.open_paths([lib])
+    yield win
+    win.controller.shutdown()
+
+
+def test_screenshot_command_classifies_and_saves_a_png(qtbot, make_audio, tmp_path):
+    from music_reclass_gui.ui.app import main
+
+    lib = tmp_path / "lib"
+    make_audio("a.ogg", seconds=3.0, folder=lib)
+    make_audio("b.flac", seconds=3.0, freq=660, folder=lib)
+    out = tmp_path / "shot.png"
+    assert main(["--screenshot", str(out), "--size", "1024x600", "--device", "cpu", str(lib)]) == 0
+    image = QImage(str(out))
+    assert (image.width(), image.height()) == (1024, 600)
+
+
+def test_settings_dialog_persists_and_applies(qtbot, classified):
+    win = classified
+    dialog = SettingsDialog(win.settings, win)
+    qtbot.addWidget(dialog)
+    assert dialog.model.findData("msd-musicnn") >= 0  # the installed models are offered
+    dialog.top_k.setValue(5)
+    dialog.threshold.setValue(40)
+    dialog.keep_existing.setChecked(True)
+    dialog.id3_version.setCurrentIndex(dialog.id3_version.findData(3))
+    new = dialog.result_settings()
+    win.apply_settings(new)
+    loaded = AppSettings.load()
+    assert (loaded.top_k, loaded.threshold, loaded.keep_existing, loaded.id3_version) == (5, 0.4, True, 3)
+    assert win.keep_existing.isChecked() and win.review.threshold_box.value() == 40
+    assert win.controller.classifier is None  # top-k changed: the model reloads on next use
+    assert "loads on first use" in win.model_label.text()
+
+
+def test_genre_editor_offers_top3_and_vocabulary_and_free_text(qtbot, classified):
+    win = classified
+    model = win.controller.model
+    item = model.item(0)
+    win.table.selectRow(win.proxy.mapFromSource(model.index(0, 0)).row())
+    win.table.setFocus()
+    QTest.keyClick(win.table, Qt.Key.Key_E)
+    editor = win.table.focusWidget()
+    while editor is not None and not isinstance(editor, GenreCombo):
+        editor = editor.parentWidget()
+    assert isinstance(editor, GenreCombo)
+    texts = [editor.itemText(i) for i in range(editor.count())]
+    assert texts[:3] == [p.genre for p in item.predictions[:3]]
+    assert set(win.controller.vocabulary) <= set(texts)
+    editor.setCurrentText("Chiptune; Electronic")  # free text, two genres
+    QTest.keyClick(editor, Qt.Key.Key_Return)
+    assert item.status is Status.ACCEPTED and item.proposed == ("Chiptune", "Electronic")
+    assert model.index(0, Column.PROPOSED).data() == "Chiptune; Electronic"
+
+
+def test_multi_select_accept_and_reject(qtbot, classified):
+    win = classified
+    session = win.controller.session
+    win.table.setFocus()
+    QTest.keyClick(win.table, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)  # select all
+    assert len(win.review.selected_items()) == 3
+    assert "3 tracks selected" in win.detail.title.text()
+    QTest.keyClick(win.table, Qt.Key.Key_A)
+    assert session.counts()[Status.ACCEPTED] == 3
+    QTest.keyClick(win.table, Qt.Key.Key_R)
+    assert session.counts()[Status.REJECTED] == 3
+    win.review.set_genres(win.review.selected_items(), "Soundtrack")
+    assert all(i.proposed == ("Soundtrack",) and i.status is Status.ACCEPTED for i in session)
+    assert len(session.pending_changes()) == 3
+
+
+def test_recent_folders_on_the_empty_state(qtbot, tmp_path):
+    settings = AppSettings()
+    settings.add_recent(tmp_path)
+    win = MainWindow(settings)
+    qtbot.addWidget(win)
+    texts = [
+        win.empty.recent_box.itemAt(i).widget().text()
+        for i in range(win.empty.recent_box.count())
+        if win.empty.recent_box.itemAt(i).widget()
+    ]
+    assert str(tmp_path.resolve()) in texts
