@@ -225,6 +225,8 @@ class MainWindow(QMainWindow):
         c.classifier_ready.connect(self._show_model_info)
         c.rows_changed.connect(self._rows_changed)
         c.plan_ready.connect(self._show_plan)
+        for sig in (c.classification_finished, c.apply_finished, c.undo_finished):
+            sig.connect(lambda *_: self._resort_and_refilter())
         model = c.model
         for sig in (model.rowsInserted, model.modelReset, model.dataChanged):
             sig.connect(
@@ -350,6 +352,13 @@ class MainWindow(QMainWindow):
         self.undo_action.setEnabled(not writing)
         self.organize_action.setEnabled(has_rows and not writing)
         self.review.update_enabled()
+
+    def _resort_and_refilter(self) -> None:
+        """Rows stay put while the user works (no dynamic sort); once a batch is over, the chosen sort
+        order and status filter apply again."""
+        self.proxy.set_statuses(STATUS_FILTERS[self.status_filter.currentIndex()][1])
+        if self.proxy.sortColumn() >= 0:
+            self.proxy.sort(self.proxy.sortColumn(), self.proxy.sortOrder())
 
     def _selection_changed(self, *_: Any) -> None:
         items = self.review.selected_items()
