@@ -126,3 +126,24 @@ def test_recent_folders_on_the_empty_state(qtbot, tmp_path):
         if win.empty.recent_box.itemAt(i).widget()
     ]
     assert str(tmp_path.resolve()) in texts
+
+
+def test_preview_plays_pauses_and_reports_a_broken_file(qtbot, make_audio, tmp_path):
+    from music_reclass_gui.ui.player import MULTIMEDIA_ERROR, PreviewPlayer
+
+    if MULTIMEDIA_ERROR is not None:
+        pytest.skip(MULTIMEDIA_ERROR)
+    player = PreviewPlayer()
+    qtbot.addWidget(player)
+    player.set_track(make_audio("song.flac", seconds=3.0))
+    player.button.click()
+    qtbot.waitUntil(lambda: player.playing, timeout=10_000)
+    player.button.click()
+    qtbot.waitUntil(lambda: not player.playing, timeout=10_000)
+    broken = tmp_path / "broken.mp3"
+    broken.write_bytes(b"not audio at all" * 200)
+    player.set_track(broken)
+    with qtbot.waitSignal(player.error, timeout=10_000) as blocker:
+        player.button.click()
+    assert "broken.mp3" in blocker.args[0]
+    assert not player.playing
