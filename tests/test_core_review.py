@@ -159,3 +159,16 @@ def test_keep_existing_merges_genre_map_aliases(tmp_path):
     s.add_track(_track(tmp_path / "a.flac", ("rnb",)))
     s.set_result(_Result(tmp_path / "a.flac", [_Pred("R&B", 0.9)]))
     assert s.item(tmp_path / "a.flac").proposed == ("rnb",)  # the same genre: nothing added
+
+
+def test_undo_of_an_unknown_operation_only_clears_written(tmp_path):
+    """Undo of an operation from an earlier session: no snapshot, the rows stop claiming to be written."""
+    from music_reclass_gui.core.organize import OperationReport
+
+    s = _session(tmp_path)
+    s.accept(tmp_path / "a.flac")
+    s.apply_report(OperationReport("op-1", "tags", [tmp_path / "a.flac"], [], False))
+    assert s.item(tmp_path / "a.flac").status is Status.WRITTEN
+    s.undo_report(OperationReport("op-0", "undo", [tmp_path / "a.flac"], [], False), "op-0")
+    assert s.item(tmp_path / "a.flac").status is Status.ACCEPTED
+    assert s.item(tmp_path / "a.flac").current_genres == ("Blues",)  # until the tags are re-read

@@ -369,17 +369,20 @@ class ReviewSession:
 
     def undo_report(self, report: OperationReport, op_id: str | None = None) -> None:
         """After organize.undo of a tag operation: the restored files show their old genres again and go back
-        to their state before Apply (accepted), ready to be changed or re-applied."""
-        key = op_id or report.op_id
-        if key not in self._before_apply and self._before_apply:
-            key = next(reversed(self._before_apply))
+        to their state before Apply (accepted), ready to be changed or re-applied. `op_id` names the undone
+        operation; without it the latest Apply of this session is assumed. Files restored by an operation this
+        session did not record lose their WRITTEN mark (re-read their tags with `refresh_tracks`)."""
+        key = op_id if op_id is not None else next(reversed(self._before_apply), report.op_id)
         snapshot = self._before_apply.pop(key, {})
         for path in report.done:
             item = self._items.get(Path(path))
-            if item is None or item.path not in snapshot:
+            if item is None:
                 continue
-            status, track = snapshot[item.path]
-            item.track, item.status, item.reason = track, status, None
+            if item.path in snapshot:
+                status, track = snapshot[item.path]
+                item.track, item.status, item.reason = track, status, None
+            elif item.status is Status.WRITTEN:
+                item.status = Status.ACCEPTED
         for path, reason in report.failed:
             item = self._items.get(Path(path))
             if item is not None:

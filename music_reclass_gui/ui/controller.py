@@ -336,15 +336,18 @@ class Controller(QObject):
         self.progress_end.emit()
         if op_id is not None and self._ops and self._ops[-1][0] == op_id:
             self._ops.pop()
-        if kind == "tags":
-            self.session.undo_report(report, op_id)
+        moved = [(Path(a), Path(b)) for a, b in getattr(report, "moved", None) or []]
+        if not moved and kind == "moves":
+            moved = [(dst, src) for src, dst in pairs]
         restored = [Path(p) for p in report.done]
-        if kind == "moves":
-            for src, dst in pairs:
-                if dst in self.session:
-                    self.session.relocate(dst, src)
+        if moved:  # files went back to where they were: so do their rows
+            for old, new in moved:
+                if old in self.session:
+                    self.session.relocate(old, new)
             self.model.reset(self.session)
-            restored = [src for src, _ in pairs]
+            restored = [new for _, new in moved]
+        else:
+            self.session.undo_report(report, op_id if kind == "tags" else None)
         # show what is really on disk now
         known = [p for p in restored if p in self.session]
         if known:
@@ -394,8 +397,12 @@ class Controller(QObject):
 
     def reorganised(self, plan: Any, report: Any) -> None:
         """After OrganizeDialog ran the plan: rows follow their files to the new place."""
-        done = {Path(p) for p in report.done}
-        pairs = [(m.src, m.dst) for m in plan.moves if m.src in done or m.dst in done]
+        pairs = [
+            (Path(a), Path(b)) for a, b in getattr(report, "moved", None) or [] if Path(a) in self.session
+        ]
+        if not pairs:  # an executor that does not list its moves: take them from the plan
+            done = {Path(p) for p in report.done}
+            pairs = [(m.src, m.dst) for m in plan.moves if m.src in done or m.dst in done]
         for src, dst in pairs:
             if src in self.session:
                 self.session.relocate(src, dst)
