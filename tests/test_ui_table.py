@@ -52,9 +52,9 @@ def test_model_under_the_model_tester(qtbot, files, tmp_path):
     model.refresh_paths([a, b])
     assert model.setData(model.index(0, Column.PROPOSED), "Soul; Funk")
     proxy.sort(Column.PROPOSED, Qt.SortOrder.DescendingOrder)
-    proxy.setFilterFixedString("soul")
+    proxy.set_search("SOUL")
     assert proxy.rowCount() == 1
-    proxy.setFilterFixedString("")
+    proxy.set_search("")
     model.reset(model.session)
     assert model.rowCount() == 3 and (tester, proxy_tester, c)
 

@@ -197,11 +197,13 @@ class ReviewSession:
         return iter(self._items.values())
 
     def __contains__(self, path: object) -> bool:
-        return Path(path) in self._items if isinstance(path, str | Path) else False
+        if isinstance(path, Path):
+            return path in self._items
+        return Path(path) in self._items if isinstance(path, str) else False
 
     def item(self, path: str | Path) -> ReviewItem:
         try:
-            return self._items[Path(path)]
+            return self._items[path if isinstance(path, Path) else Path(path)]
         except KeyError:
             raise KeyError(f"{path} is not part of this review") from None
 

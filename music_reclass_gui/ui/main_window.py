@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -75,7 +75,7 @@ class MainWindow(QMainWindow):
         self.search = QLineEdit(self)
         self.search.setPlaceholderText("Search file, title, artist, genre…  (Ctrl+F)")
         self.search.setClearButtonEnabled(True)
-        self.search.textChanged.connect(self.proxy.setFilterFixedString)
+        self.search.textChanged.connect(self.proxy.set_search)
         self.status_filter = QComboBox(self)
         for label, _ in STATUS_FILTERS:
             self.status_filter.addItem(label)
@@ -228,10 +228,18 @@ class MainWindow(QMainWindow):
         for sig in (c.classification_finished, c.apply_finished, c.undo_finished):
             sig.connect(lambda *_: self._resort_and_refilter())
         model = c.model
+        # counts and enabled states are recomputed at most every 100 ms, however fast rows stream in
+        self._view_timer = QTimer(self)
+        self._view_timer.setSingleShot(True)
+        self._view_timer.setInterval(100)
+        self._view_timer.timeout.connect(self._update_view_state)
         for sig in (model.rowsInserted, model.modelReset, model.dataChanged):
-            sig.connect(
-                lambda *_: (self._update_empty_state(), self._update_counts(), self._update_actions())
-            )
+            sig.connect(lambda *_: self._view_timer.isActive() or self._view_timer.start())
+
+    def _update_view_state(self) -> None:
+        self._update_empty_state()
+        self._update_counts()
+        self._update_actions()
 
     # -- opening
     def open_folder_dialog(self) -> None:

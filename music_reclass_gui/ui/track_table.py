@@ -61,6 +61,21 @@ ItemRole = Qt.ItemDataRole.UserRole + 2  # the ReviewItem
 SortRole = Qt.ItemDataRole.UserRole + 3
 PathRole = Qt.ItemDataRole.UserRole + 4  # str path, stable across sorting
 
+_ROLES = frozenset(
+    int(role)
+    for role in {
+        Qt.ItemDataRole.DisplayRole,
+        Qt.ItemDataRole.EditRole,
+        Qt.ItemDataRole.ToolTipRole,
+        Qt.ItemDataRole.ForegroundRole,
+        Qt.ItemDataRole.BackgroundRole,
+        Qt.ItemDataRole.FontRole,
+        ConfidenceRole,
+        ItemRole,
+        SortRole,
+        PathRole,
+    }
+)
 _STATUS_ORDER = {s: i for i, s in enumerate(Status)}
 STATUS_COLOURS = {
     Status.PENDING: QColor("#7a7a7a"),
@@ -121,7 +136,8 @@ class TrackTableModel(QAbstractTableModel):
         return self._rows.get(Path(path), -1)
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid() or not (0 <= index.row() < len(self._paths)):
+        # views ask for a dozen roles per cell on every paint: answer the unused ones without any work
+        if role not in _ROLES or not index.isValid() or not (0 <= index.row() < len(self._paths)):
             return None
         item = self.item(index.row())
         col = Column(index.column())
@@ -202,15 +218,15 @@ class TrackTableModel(QAbstractTableModel):
     # -- changes driven by workers and actions
     def add_tracks(self, tracks: Iterable[Track]) -> None:
         """Rows for newly scanned tracks (one insert per batch); known paths are refreshed in place."""
-        new: list[Path] = []
+        new: dict[Path, None] = {}  # ordered, with O(1) membership
         changed: list[int] = []
         for track in tracks:
             known = track.path in self.session
             self.session.add_track(track)
             if known:
                 changed.append(self._rows[track.path])
-            elif track.path not in new:
-                new.append(track.path)
+            else:
+                new[track.path] = None
         if new:
             first = len(self._paths)
             self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
@@ -219,6 +235,11 @@ class TrackTableModel(QAbstractTableModel):
                 self._paths.append(path)
             self.endInsertRows()
         self.refresh_rows(changed)
+
+    def search_text(self, row: int) -> str:
+        """Everything the search box matches against, case-folded: one string per row."""
+        item = self.item(row)
+        return "\x1f".join(self._display(item, col) for col in Column).casefold()
 
     def refresh_paths(self, paths: Iterable[str | Path]) -> None:
         self.refresh_rows(self.row_of(p) for p in paths)
@@ -259,23 +280,35 @@ class TrackFilterProxy(QSortFilterProxyModel):
         self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.setDynamicSortFilter(False)  # rows must not jump under the user's cursor while results stream in
         self._statuses: frozenset[Status] | None = None
+        self._needle = ""
 
-    def set_statuses(self, statuses: Iterable[Status] | None) -> None:
+    def set_search(self, text: str) -> None:
+        """Rows whose file, title, artist, genres or status contain `text` (any case)."""
+        needle = text.strip().casefold()
+        if needle == self._needle:
+            return
+        self._change_filter(lambda: setattr(self, "_needle", needle))
+
+    def _change_filter(self, change) -> None:
         if hasattr(self, "endFilterChange"):  # Qt >= 6.10 deprecates invalidateFilter()
             self.beginFilterChange()
-            self._statuses = frozenset(statuses) if statuses is not None else None
+            change()
             self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
         else:  # pragma: no cover - older Qt
-            self._statuses = frozenset(statuses) if statuses is not None else None
+            change()
             self.invalidateFilter()
 
+    def set_statuses(self, statuses: Iterable[Status] | None) -> None:
+        value = frozenset(statuses) if statuses is not None else None
+        self._change_filter(lambda: setattr(self, "_statuses", value))
+
     def filterAcceptsRow(self, source_row: int, source_parent: _Index) -> bool:
-        if self._statuses is not None:
-            model = self.sourceModel()
-            item = model.data(model.index(source_row, 0, source_parent), ItemRole)
-            if item is None or item.status not in self._statuses:
-                return False
-        return super().filterAcceptsRow(source_row, source_parent)
+        model = self.sourceModel()
+        if not isinstance(model, TrackTableModel):
+            return super().filterAcceptsRow(source_row, source_parent)
+        if self._statuses is not None and model.item(source_row).status not in self._statuses:
+            return False
+        return not self._needle or self._needle in model.search_text(source_row)
 
 
 class TrackView(QTableView):

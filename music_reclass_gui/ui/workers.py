@@ -114,7 +114,9 @@ class JobRunner(QObject):
 
     def __init__(self, parent: QObject | None = None, pool: QThreadPool | None = None) -> None:
         super().__init__(parent)
-        if pool is None:  # its own pool: a winding-down job never makes Apply or a scan wait for a free thread
+        if (
+            pool is None
+        ):  # its own pool: a winding-down job never makes Apply or a scan wait for a free thread
             pool = QThreadPool(self)
             pool.setMaxThreadCount(max(4, QThreadPool.globalInstance().maxThreadCount()))
         self.pool = pool
