@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEventLoop, QItemSelectionModel, QTimer
 from PySide6.QtWidgets import QApplication
 
-from music_reclass_gui.ui.main_window import MainWindow
 from music_reclass_gui.ui.settings import AppSettings
+
+if TYPE_CHECKING:
+    from music_reclass_gui.ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +65,12 @@ def recover_messages() -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # QtMultimedia probes optional system libraries (PipeWire, VA-API) and warns about each one it lacks
+    os.environ.setdefault("QT_LOGGING_RULES", "qt.multimedia.symbolsresolver=false")
     if args.screenshot and args.folder is None:
         build_parser().error("--screenshot needs a FOLDER to open")
+    from music_reclass_gui.ui.main_window import MainWindow  # after the logging rule: it loads QtMultimedia
+
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "music-reclass-gui"])
     app.setApplicationName("Music ReClass")
