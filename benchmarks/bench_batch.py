@@ -31,6 +31,12 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process: unlike wall time, barely affected by other load on the machine."""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
 def _cuda_peak_mb() -> float | None:
     import torch
 
@@ -57,7 +63,7 @@ def phase_naive(args: argparse.Namespace) -> dict:
     sweep_plans = [(3, 3.0), (4, 3.0), (5, 3.0), (8, 3.0), (3, 6.0), (4, 6.0), (5, 6.0)] if args.sweep else []
     out, sweep = {}, {f"{n}x{int(s)}s": {} for n, s in sweep_plans}
     files = _files(args.library)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu_seconds()
     for path in files:
         try:
             wave = load_audio(path, 16000)
@@ -76,7 +82,7 @@ def phase_naive(args: argparse.Namespace) -> dict:
                     int(np.argmax(tagger_genre_probs(t, model.groups, model.temperature)))
                 ]
     elapsed = time.perf_counter() - t0
-    return {"elapsed": elapsed, "tracks": len(files), "top1": out, "sweep": sweep}
+    return {"elapsed": elapsed, "cpu": _cpu_seconds() - c0, "tracks": len(files), "top1": out, "sweep": sweep}
 
 
 def phase_batch(args: argparse.Namespace) -> dict:
@@ -87,7 +93,7 @@ def phase_batch(args: argparse.Namespace) -> dict:
     clf = Classifier(args.model, device=args.device)
     load_s = time.perf_counter() - t0
     top1, failed, cached = {}, 0, 0
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), _cpu_seconds()
     for r in clf.classify_many(files):
         if hasattr(r, "genre"):
             top1[str(r.audio_path)] = {"genre": r.genre}
@@ -97,6 +103,7 @@ def phase_batch(args: argparse.Namespace) -> dict:
     elapsed = time.perf_counter() - t1
     return {
         "elapsed": elapsed,
+        "cpu": _cpu_seconds() - c1,
         "model_load": load_s,
         "tracks": len(files),
         "failed": failed,
@@ -147,19 +154,23 @@ def main() -> None:
     print(
         f"library: {args.library}  model: {args.model}  device: {args.device}  torch threads: {torch.get_num_threads()}  cpus: {os.cpu_count()}"
     )
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as cache_dir:
         phases = {}
         for name in ("cold", "warm") + (() if args.skip_naive else ("naive",)):
             phases[name] = run_phase(name, args, cache_dir)
     print(
-        f"{'phase':8s} {'tracks':>6s} {'seconds':>8s} {'tracks/min':>10s} {'peak RSS MB':>11s} {'CUDA peak MB':>12s}"
+        f"{'phase':8s} {'tracks':>6s} {'seconds':>8s} {'tracks/min':>10s} {'CPU s':>7s} {'peak RSS MB':>11s} {'CUDA peak MB':>12s}"
     )
     for name, r in phases.items():
         rate = r["tracks"] / r["elapsed"] * 60
         cuda = f"{r['cuda_peak_mb']:.0f}" if r.get("cuda_peak_mb") is not None else "-"
         print(
-            f"{name:8s} {r['tracks']:6d} {r['elapsed']:8.1f} {rate:10.1f} {r['peak_rss_mb']:11.0f} {cuda:>12s}"
+            f"{name:8s} {r['tracks']:6d} {r['elapsed']:8.1f} {rate:10.1f} {r['cpu']:7.1f} {r['peak_rss_mb']:11.0f} {cuda:>12s}"
         )
+    print(
+        f"load average before/after: {load_before:.2f}/{os.getloadavg()[0]:.2f} (other processes share the {os.cpu_count()} cores; CPU s is robust to that)"
+    )
     cold, warm = phases["cold"], phases["warm"]
     print(
         f"model load (not in the rates): {cold['model_load']:.1f} s; warm run: {warm['cached']}/{warm['tracks']} from cache; speed-up warm/cold: {cold['elapsed'] / warm['elapsed']:.0f}x"

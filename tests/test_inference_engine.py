@@ -221,3 +221,18 @@ def test_register_kind_adds_a_model_kind():
     registry.register_kind("const-test", Const)
     registry.write_user_card({"name": "const", "kind": "const-test", "labels": ["Jazz"]})
     assert isinstance(registry.load_model("const"), Const)
+
+
+@pytest.mark.parametrize("seconds", [0.8, 7.3, 31.0])
+def test_batched_extractor_matches_the_reference_tagger(seconds):
+    """Cropping and batching the front end across excerpts must not change musicnn's numbers."""
+    from music_reclass_gui.inference.extractors import musicnn_extractor
+
+    ext = musicnn_extractor("msd-musicnn", torch.device("cpu"))
+    wave = tone(seconds, 16000, 523.0, seed=3) + 0.1 * tone(seconds, 16000, 97.0, seed=4)
+    other = tone(6.0, 16000, 1000.0)
+    ref_tags, ref_emb = ext.net.tag_waveform(wave)
+    feats = ext.extract([[other, other], [wave], [other]])
+    assert feats[1]["n_patches"] == ref_tags.shape[0]
+    assert np.allclose(feats[1]["tags"], ref_tags.mean(0).numpy(), atol=1e-5)
+    assert np.allclose(feats[1]["embedding"], ref_emb.mean(0).numpy(), atol=1e-4)

@@ -25,6 +25,7 @@ import torch
 from music_reclass_gui.core.errors import ModelError
 from music_reclass_gui.inference.excerpts import PLAN_VERSION
 from music_reclass_gui.inference.frontend import (
+    HOP_LENGTH,
     PATCH_FRAMES,
     SAMPLE_RATE,
     min_samples_for_frames,
@@ -76,16 +77,33 @@ class MusicnnExtractor:
         self.key = f"{name}:{digest}:plan{PLAN_VERSION}"
         self.batch_patches = batch_patches or (256 if device.type != "cpu" else 16)
 
-    def _patches(self, wave: np.ndarray) -> torch.Tensor:
-        x = torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32)).to(self.device)
+    def _prepare(self, wave: np.ndarray) -> np.ndarray:
+        """Crop to the samples its whole patches need (identical patches: the centred STFT of a kept frame
+        never reaches the cut), so excerpts of equal patch count share one batched front-end call.
+        Input shorter than one patch is repeat-padded, as musicnn's training did."""
         need = min_samples_for_frames(PATCH_FRAMES)
-        if x.numel() < need:  # shorter than one patch: repeat-pad, as musicnn's training did
-            x = x.repeat(-(-need // max(1, x.numel())))[:need]
-        return split_patches(self.net.frontend(x)[0])  # (P, 187, 96)
+        if wave.size < need:
+            return np.tile(wave, -(-need // max(1, wave.size)))[:need]
+        n_patches = (1 + wave.size // HOP_LENGTH) // PATCH_FRAMES
+        return wave[: n_patches * PATCH_FRAMES * HOP_LENGTH]
+
+    def _patch_tracks(self, tracks: Sequence[Sequence[np.ndarray]]) -> list[torch.Tensor]:
+        """Log-mel patches of every track, the front end batched over equal-length excerpts of all tracks."""
+        groups: dict[int, list[tuple[int, np.ndarray]]] = {}
+        for t, waves in enumerate(tracks):
+            for w in waves:
+                w = self._prepare(np.asarray(w, dtype=np.float32))
+                groups.setdefault(w.size, []).append((t, w))
+        per_track: list[list[torch.Tensor]] = [[] for _ in tracks]
+        for items in groups.values():
+            batch = torch.from_numpy(np.stack([w for _, w in items])).to(self.device)
+            for (t, _), mel in zip(items, self.net.frontend(batch), strict=True):
+                per_track[t].append(split_patches(mel))  # (P, 187, 96)
+        return [torch.cat(p) for p in per_track]
 
     @torch.inference_mode()
     def extract(self, tracks: Sequence[Sequence[np.ndarray]]) -> list[Features]:
-        per_track = [torch.cat([self._patches(w) for w in waves]) for waves in tracks]
+        per_track = self._patch_tracks(tracks)
         counts = [p.shape[0] for p in per_track]
         patches = torch.cat(per_track)
         tags, embs = [], []
