@@ -74,6 +74,7 @@ class Controller(QObject):
         self._ops: list[tuple[str, str, list[tuple[Path, Path]]]] = []  # (op_id, kind, moved pairs)
         self.classify_after_scan = True
         self.last_cancel_latency: float | None = None  # seconds from Cancel to the job's end
+        self._cancel_time: float | None = None
 
     # -- state
     @property
@@ -260,8 +261,6 @@ class Controller(QObject):
         pending, self._after_classify = self._after_classify, []
         for action in pending:
             action()
-
-    _cancel_time: float | None = None
 
     def cancel(self) -> None:
         """Stop scanning/classifying now; rows not yet classified stay pending."""
