@@ -103,7 +103,9 @@ def extract_fma518(x: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
     put("spectral_rolloff", librosa.feature.spectral_rolloff(S=stft))
     mel = librosa.feature.melspectrogram(sr=sr, S=stft**2)
     put("mfcc", librosa.feature.mfcc(S=librosa.power_to_db(mel), n_mfcc=20))
-    return out
+    # skew/kurtosis of a constant row (silence, a pure tone's chroma) are NaN; FMA left such tracks out, a
+    # classifier needs a number: 0 is the skew/excess kurtosis of a symmetric, normal-tailed distribution.
+    return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
 
 
 def fma518_from_file(path: str | Path) -> np.ndarray:

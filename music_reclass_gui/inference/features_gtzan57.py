@@ -6,10 +6,10 @@ recipe so a model trained on the table runs on a user's own files. `docs/gtzan-f
 how close each column comes to the table on real GTZAN clips, and why some columns cannot match exactly.
 
 Long tracks: the table describes 30 s clips. Audio of up to ~31 s is used whole (a GTZAN clip gives the
-table's numbers). For longer tracks we use the app's excerpt plan (inference/excerpts.py: five 6 s excerpts
-between 10 % and 90 % of the track, 30 s in all) joined end to end, so training-from-audio, evaluation and
+table's numbers). For longer tracks we use the app's excerpt plan (inference/excerpts.py: a few 6 s excerpts
+between 10 % and 90 % of the track) joined end to end, so training-from-audio, evaluation and
 the app all see the same samples and the engine decodes each file only once for every model. (A single
-middle 30 s would need a per-extractor excerpt plan in the engine; the joins touch ~16 of ~1290 frames.)
+middle 30 s would need a per-extractor excerpt plan in the engine; each join touches ~4 of the STFT frames.)
 """
 
 from __future__ import annotations

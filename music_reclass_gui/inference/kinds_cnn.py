@@ -70,6 +70,23 @@ def load_mel_cnn(path: str | Path, device: torch.device | str = "cpu") -> tuple[
     return model, {k: v for k, v in data.items() if k != "state_dict"}
 
 
+@torch.inference_mode()
+def track_logits(
+    model: MelCNN, waves: Sequence[np.ndarray], window: int, batch_windows: int = 16
+) -> np.ndarray:
+    """Mean logits over the non-overlapping ``window``-sample windows of a track's excerpts, (classes,)."""
+    wins = np.concatenate([crops(w, window) for w in waves if np.asarray(w).size])
+    dev = next(model.parameters()).device
+    out = [
+        model(torch.from_numpy(np.ascontiguousarray(wins[s : s + batch_windows])).to(dev))
+        .float()
+        .cpu()
+        .numpy()
+        for s in range(0, len(wins), batch_windows)
+    ]
+    return np.concatenate(out).mean(axis=0)
+
+
 class MelCNNExtractor:
     """Engine extractor: excerpts -> {"logits": (classes,) mean window logits, "n_windows"}."""
 

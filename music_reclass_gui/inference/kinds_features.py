@@ -8,7 +8,8 @@ Weights file (``torch.save`` of a plain dict, loadable with ``weights_only=True`
      "labels": ["blues", ...],                   # training labels, in output order
      "config": {"n_features", "n_classes", "hidden": [256, 128] or [] (= logistic regression), "dropout"},
      "state_dict": {...},                        # includes the feature standardisation buffers
-     "temperature": float}                       # probabilities = softmax(logits / temperature)
+     "temperature": float,                       # probabilities = softmax(logits / temperature)
+     "train_keys": [...]}                        # names of the training rows/files (for honest evaluation)
 
 The card (``kind: "features-mlp"``) names the file in ``weights``; its ``labels`` are the genre-map
 spellings of the training labels.
@@ -97,6 +98,7 @@ def save_features_mlp(
     extractor: str,
     feature_names: Sequence[str],
     temperature: float = 1.0,
+    train_keys: Sequence[str] = (),
 ) -> Path:
     """Write the weights file (atomically) in the format of the module docstring."""
     if len(feature_names) != model.n_features or len(labels) != model.n_classes:
@@ -111,6 +113,7 @@ def save_features_mlp(
         "config": model.config(),
         "state_dict": state,
         "temperature": float(temperature),
+        "train_keys": [str(k) for k in train_keys],  # evaluation warns when it meets these files
     }
     save_atomic(payload, Path(path))
     return Path(path)
@@ -149,13 +152,15 @@ class FeaturesMLPGenreModel:
         self.card = card
         self.net, meta = load_features_mlp(card.weights, device)
         self.extractor_name = str(meta["extractor"])
-        ext = FeatureExtractor(self.extractor_name)
-        expected = recipe(self.extractor_name).feature_names()
-        if list(meta["feature_names"]) != expected:
-            raise ModelError(
-                card.weights, f"its feature columns differ from the {self.extractor_name} extractor's"
-            )
-        self.extractors = [ext]
+        self.feature_names = list(meta["feature_names"])
+        self.train_keys = list(meta.get("train_keys", []))
+        self.extractors: list[FeatureExtractor] = []
+        if self.extractor_name in RECIPES:  # else: trained on a table of other features (CSV evaluation only)
+            if self.feature_names != recipe(self.extractor_name).feature_names():
+                raise ModelError(
+                    card.weights, f"its feature columns differ from the {self.extractor_name} extractor's"
+                )
+            self.extractors = [FeatureExtractor(self.extractor_name)]
         self.train_labels = list(meta["labels"])
         gmap = load_genre_map()
         self.labels = [gmap.normalize(lab) for lab in self.train_labels]
@@ -174,6 +179,10 @@ class FeaturesMLPGenreModel:
     def predict(self, features: Mapping[str, Mapping[str, np.ndarray]]):
         from music_reclass_gui.inference.models import ModelOutput
 
+        if not self.extractors:
+            raise ModelError(
+                self.card.path, "this model was trained on a features table it cannot compute from audio"
+            )
         f = np.asarray(features[self.extractors[0].key]["features"], dtype=np.float64)
         probs = self.predict_proba(f[None, :])[0]
         tags = {lab: float(p) for lab, p in zip(self.train_labels, probs, strict=True)}

@@ -178,9 +178,19 @@ def find_card(name: str) -> ModelCard:
     raise ModelError(None, f"no model called {name!r} is installed (available: {available})")
 
 
+# Modules that register model kinds when imported (built-in kinds first; add new kind modules here).
+KIND_MODULES: tuple[str, ...] = (
+    "music_reclass_gui.inference.models",  # "musicnn", "head"
+    "music_reclass_gui.inference.kinds_features",  # "features-mlp"
+    "music_reclass_gui.inference.kinds_cnn",  # "mel-cnn"
+)
+
+
 def _ensure_builtin_kinds() -> None:
-    if "musicnn" not in _LOADERS or "head" not in _LOADERS:
-        from music_reclass_gui.inference import models  # noqa: F401  (registers built-in kinds)
+    import importlib
+
+    for module in KIND_MODULES:
+        importlib.import_module(module)  # cached after the first import; each registers its kinds
 
 
 def load_model(name: str, device: Any = "cpu") -> Any:

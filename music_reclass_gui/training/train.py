@@ -141,6 +141,9 @@ def _train_mlp(x, y, n_classes, cfg, device, checkpoint, resume, on_epoch, progr
         gen.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
         start_epoch = int(state["epoch"])
+        if on_epoch is not None:
+            model.eval()
+            on_epoch(start_epoch, model)
     xt = torch.from_numpy(x).to(device)
     yt = torch.from_numpy(y).to(device)
     loss_fn = nn.CrossEntropyLoss()
