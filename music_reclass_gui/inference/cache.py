@@ -40,14 +40,20 @@ def file_key(path: str | Path) -> FileKey:
     return str(resolved), st.st_size, st.st_mtime_ns
 
 
+# numpy parses .npy headers with ast.literal_eval, which CPython 3.11 cannot run in several threads at once
+# ("AST constructor recursion depth mismatch"): (de)serialise one at a time.
+_NPY_LOCK = threading.Lock()
+
+
 def _encode(features: Mapping[str, np.ndarray]) -> bytes:
     buf = io.BytesIO()
-    np.savez(buf, **{k: np.asarray(v) for k, v in features.items()})
+    with _NPY_LOCK:
+        np.savez(buf, **{k: np.asarray(v) for k, v in features.items()})
     return buf.getvalue()
 
 
 def _decode(blob: bytes) -> Features:
-    with np.load(io.BytesIO(blob), allow_pickle=False) as data:
+    with _NPY_LOCK, np.load(io.BytesIO(blob), allow_pickle=False) as data:
         return {k: data[k] for k in data.files}
 
 
