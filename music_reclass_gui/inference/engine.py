@@ -171,12 +171,16 @@ def extract_features(
             spent: dict[int, float] = {}
             waves: dict[int, dict[int, list[np.ndarray]]] = {}
             for i, job in enumerate(batch):
+                if cancelled():
+                    return
                 if job.future is not None and job.error is None:
                     try:
                         waves[i], spent[i] = job.future.result()
                     except Exception as exc:
                         job.error = _as_error(job.path, exc)
             for ext in extractors:
+                if cancelled():  # stop between network passes, not only between batches
+                    return
                 idx = [i for i in waves if ext in batch[i].todo]
                 if idx:
                     _run_extractor(ext, batch, idx, waves, spent, cache)
