@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from music_reclass_gui.core.errors import ModelError
+
+if TYPE_CHECKING:  # torch is imported lazily so the CLI's parser (which lists DEVICE_CHOICES) starts fast
+    import torch
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 
 
 def _mps_available() -> bool:
+    import torch
+
     mps = getattr(torch.backends, "mps", None)
     return bool(mps is not None and mps.is_available())
 
@@ -17,6 +22,8 @@ def _mps_available() -> bool:
 def pick_device(requested: str | torch.device = "auto") -> torch.device:
     """ "auto" -> cuda, mps, cpu (first available). An explicit device that is unavailable is a ModelError
     with a clear message rather than a silent fallback, so the user knows their GPU is not used."""
+    import torch
+
     name = str(requested).lower()
     kind = name.split(":")[0]
     if kind == "auto":
@@ -47,6 +54,8 @@ def pick_device(requested: str | torch.device = "auto") -> torch.device:
 def describe_device(device: torch.device) -> str:
     """Human name for the status bar: "CPU", the GPU's name, or "Apple GPU (MPS)"."""
     if device.type == "cuda":
+        import torch
+
         return torch.cuda.get_device_name(device)
     if device.type == "mps":
         return "Apple GPU (MPS)"
