@@ -12,7 +12,10 @@ from music_reclass_gui.cli import classify_cmd, organize_cmd, tags_cmd, train_cm
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="music-reclass", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="music-reclass",
+        description="Music ReClass: classify, tag, reorganise music by genre; train and evaluate genre models.",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (tags_cmd, classify_cmd, organize_cmd, train_cmd):
