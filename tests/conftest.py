@@ -79,3 +79,42 @@ def isolated_user_dirs(tmp_path_factory, monkeypatch):
         monkeypatch.setenv(f"MUSIC_RECLASS_{name}_DIR", str(base / name.lower()))
     monkeypatch.delenv("MUSIC_RECLASS_USER_MODELS_DIR", raising=False)
     return base
+
+
+# A small real library for learning personal genres (tests/test_training_personal.py, test_ui_learn_dialog.py):
+# GTZAN clips copied once per session with genre tags in the library's own spellings, plus one session-wide
+# feature cache, so the musicnn features of the clips are computed once however many tests train on them.
+PERSONAL_SPELLINGS: dict[str, list[str]] = {  # GTZAN genre -> tags of its first clips; the next clip is untagged
+    "classical": ["Classical Music"] * 4,
+    "hiphop": ["Hip Hop", "Hip Hop", "hip-hop", "HipHop"],
+    "jazz": ["Jazz"] * 4,
+    "metal": ["Metal"] * 4,
+    "reggae": ["Reggae"] * 4,
+    "rock": ["rock"] * 4,
+    "blues": ["Blues"] * 2,  # too few: left out at any minimum above 2
+}
+
+
+@pytest.fixture(scope="session")
+def personal_library(tmp_path_factory) -> tuple[Path, Path, dict[Path, str]]:
+    """(library folder, feature cache folder, {untagged clip: its library spelling}) built from real clips."""
+    import shutil
+
+    from music_reclass_gui.core.tags import write_genres
+
+    clips = SHARED_DATA / "gtzan" / "clips"
+    if not clips.is_dir():
+        pytest.skip(f"real GTZAN clips {clips} are absent")
+    lib = tmp_path_factory.mktemp("personal-library")
+    untagged: dict[Path, str] = {}
+    for genre, tags in PERSONAL_SPELLINGS.items():
+        files = sorted((clips / genre).glob("*.wav"))
+        for i, src in enumerate(files[: len(tags) + (genre != "blues")]):
+            dst = lib / src.name
+            shutil.copyfile(src, dst)
+            dst.chmod(0o644)
+            if i < len(tags):
+                write_genres(dst, [tags[i]])
+            else:
+                untagged[dst] = tags[0]
+    return lib, tmp_path_factory.mktemp("personal-cache"), untagged

@@ -25,7 +25,7 @@ from music_reclass_gui.core.errors import MusicReclassError
 EXIT_BAD_INPUT = 2
 
 # Modules that add `train <something>` sub-commands: each defines register_train(subparsers).
-TRAIN_PLUGINS: tuple[str, ...] = ()
+TRAIN_PLUGINS: tuple[str, ...] = ("music_reclass_gui.cli.personal_cmd",)
 
 GTZAN_NAME = re.compile(r"[a-z]+\.\d{5}\.(wav|au)")
 GTZAN_LICENCE = (

@@ -81,8 +81,11 @@ class HeadGenreModel:
         models = list(dict.fromkeys(m for m, _ in self.head.inputs))
         self.extractors = [musicnn_extractor(m, device) for m in models]
         self._key_of = {m: e.key for m, e in zip(models, self.extractors, strict=True)}
-        gmap = load_genre_map()
-        self.labels = [gmap.normalize(lab) for lab in self.head.labels]
+        if card.raw.get("label_spelling") == "library":  # a personal model proposes the library's spellings
+            self.labels = list(self.head.labels)
+        else:
+            gmap = load_genre_map()
+            self.labels = [gmap.normalize(lab) for lab in self.head.labels]
         self.calibrated = bool(card.calibration) or self.head.temperature != 1.0
 
     def predict(self, features: FeatureSet) -> ModelOutput:
