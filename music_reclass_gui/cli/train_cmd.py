@@ -25,7 +25,10 @@ from music_reclass_gui.core.errors import MusicReclassError
 EXIT_BAD_INPUT = 2
 
 # Modules that add `train <something>` sub-commands: each defines register_train(subparsers).
-TRAIN_PLUGINS: tuple[str, ...] = ("music_reclass_gui.cli.personal_cmd",)
+TRAIN_PLUGINS: tuple[str, ...] = (
+    "music_reclass_gui.cli.train_head_cmd",
+    "music_reclass_gui.cli.personal_cmd",
+)
 
 GTZAN_NAME = re.compile(r"[a-z]+\.\d{5}\.(wav|au)")
 GTZAN_LICENCE = (
@@ -390,7 +393,9 @@ def _eval_rows(keys, labels, model_labels, gmap, split_file, datasets, source):
 
 
 def _seen_in_training(model, keys: Sequence[str]) -> int:
-    train = {k.replace("\\", "/").rsplit("/", 1)[-1] for k in getattr(model, "train_keys", ())}
+    card = getattr(model, "card", None)
+    listed = getattr(model, "train_keys", None) or (card.raw.get("train_keys", ()) if card else ())
+    train = {k.replace("\\", "/").rsplit("/", 1)[-1] for k in listed}
     return sum(k.replace("\\", "/").rsplit("/", 1)[-1] in train for k in keys)
 
 
