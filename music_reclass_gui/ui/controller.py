@@ -411,5 +411,21 @@ class Controller(QObject):
             f"Moved {len(pairs)} file(s) into {self.out_root()}. Edit ▸ Undo moves them back.", "ok", []
         )
 
+    # -- personal genres
+    def learning_material(self) -> tuple[list, list[tuple[Path, tuple[str, ...]]]]:
+        """What "Learn genres from this library" learns from: every row's track (its on-disk tags) and the
+        genres accepted in this session but not yet written (a written one is already in the track)."""
+        tracks = [item.track for item in self.session]
+        accepted = [(i.path, tuple(i.proposed)) for i in self.session if i.status is Status.ACCEPTED]
+        return tracks, accepted
+
+    def untagged_undecided(self) -> list[Path]:
+        """Rows without a genre on disk that the user has not decided on: what a new model should classify."""
+        return [
+            i.path
+            for i in self.session
+            if not i.current_genres and i.status in (Status.PENDING, Status.CLASSIFIED)
+        ]
+
     def shutdown(self) -> None:
         self.runner.shutdown()

@@ -3,6 +3,7 @@ and the status bar. The work itself is done by the Controller and its background
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -154,6 +155,12 @@ class MainWindow(QMainWindow):
         self.organize_action = self._action(
             "Reorganise…", self.reorganise, "Ctrl+Shift+R", "Move accepted tracks into genre folders"
         )
+        self.learn_action = self._action(
+            "Learn Genres from This Library…",
+            self.open_learn_dialog,
+            None,
+            "Learn your own genres from the tracks you already tagged",
+        )
         self._action(
             "Find", lambda: (self.search.setFocus(), self.search.selectAll()), QKeySequence.StandardKey.Find
         )
@@ -176,6 +183,8 @@ class MainWindow(QMainWindow):
         library_menu = menu.addMenu("&Library")
         for action in (self.classify_action, self.cancel_action, self.apply_action, self.organize_action):
             library_menu.addAction(action)
+        library_menu.addSeparator()
+        library_menu.addAction(self.learn_action)
 
         bar = QToolBar("Main", self)
         bar.setObjectName("main-toolbar")
@@ -284,6 +293,7 @@ class MainWindow(QMainWindow):
         from music_reclass_gui.ui.settings_dialog import SettingsDialog
 
         dialog = SettingsDialog(self.settings, self)
+        dialog.model_removed.connect(self._model_removed)
         if dialog.exec():
             self.apply_settings(dialog.result_settings())
 
@@ -304,6 +314,38 @@ class MainWindow(QMainWindow):
     def _keep_existing_toggled(self, checked: bool) -> None:
         self.settings.keep_existing = checked
         self.apply_settings(self.settings)
+
+    # -- personal genres
+    def open_learn_dialog(self) -> None:
+        from music_reclass_gui.ui.learn_dialog import LearnDialog
+
+        tracks, accepted = self.controller.learning_material()
+        dialog = LearnDialog(
+            tracks,
+            accepted,
+            self.controller.runner,
+            folder=self.controller.folder,
+            device=self.settings.device,
+            parent=self,
+        )
+        dialog.adopted.connect(self._adopt_model)
+        self.learn_dialog = dialog
+        dialog.open()
+
+    def _adopt_model(self, card: Any) -> None:
+        """Make the saved model current and propose its genres for the untagged rows not yet decided."""
+        self.apply_settings(dataclasses.replace(self.settings, model=card.name))
+        todo = self.controller.untagged_undecided()
+        text = f"Now using your model “{card.name}” ({len(card.labels)} genres)."
+        if todo:
+            text += f" Classifying {len(todo)} untagged track(s) with your genres."
+        self.notice.show_message(text, "ok")
+        if todo:
+            self.controller.classify(todo)
+
+    def _model_removed(self, name: str) -> None:
+        if self.settings.model == name:  # the current model is gone: back to the default
+            self.apply_settings(dataclasses.replace(self.settings, model=None))
 
     # -- reorganise
     def reorganise(self) -> None:
@@ -359,6 +401,7 @@ class MainWindow(QMainWindow):
         self.apply_action.setEnabled(has_rows and not writing and not c.classifying)
         self.undo_action.setEnabled(not writing)
         self.organize_action.setEnabled(has_rows and not writing)
+        self.learn_action.setEnabled(has_rows)
         self.review.update_enabled()
 
     def _resort_and_refilter(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -15,12 +16,14 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QSpinBox,
     QWidget,
 )
 
 from music_reclass_gui.ui.settings import DEFAULT_OUTPUT_DIRNAME, AppSettings
+from music_reclass_gui.ui.workers import Job, JobRunner, remove_personal_job
 
 log = logging.getLogger(__name__)
 DEVICES = (
@@ -42,6 +45,17 @@ def available_models() -> list[tuple[str, str]]:
         return []
 
 
+def personal_model_names() -> set[str]:
+    """Names of the user's personal models (learnt from a library), which the dialog can remove."""
+    try:
+        from music_reclass_gui.training.personal import list_personal
+
+        return {card.name for card in list_personal()}
+    except Exception as exc:
+        log.warning("cannot list personal models: %s", exc)
+        return set()
+
+
 def default_model_name() -> str | None:
     try:
         from music_reclass_gui.inference.engine import DEFAULT_MODEL
@@ -52,10 +66,14 @@ def default_model_name() -> str | None:
 
 
 class SettingsDialog(QDialog):
+    model_removed = Signal(str)  # a personal model was deleted (the window stops using it)
+
     def __init__(self, settings: AppSettings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self._settings = settings
+        self._runner: JobRunner | None = None
+        self._remover: Job | None = None
         form = QFormLayout(self)
 
         self.model = QComboBox(self)
@@ -65,7 +83,16 @@ class SettingsDialog(QDialog):
             self.model.addItem(name, name)
             self.model.setItemData(self.model.count() - 1, description, 3)  # Qt.ToolTipRole
         self._select(self.model, settings.model)
-        form.addRow("Model", self.model)
+        self.personal = personal_model_names()
+        self.remove_model = QPushButton("Remove", self)
+        self.remove_model.setToolTip("Delete this personal model (learnt from your library)")
+        self.remove_model.clicked.connect(self._remove_model)
+        self.model.currentIndexChanged.connect(lambda _i: self._update_remove())
+        model_row = QHBoxLayout()
+        model_row.addWidget(self.model, 1)
+        model_row.addWidget(self.remove_model)
+        form.addRow("Model", model_row)
+        self._update_remove()
 
         self.device = QComboBox(self)
         for value, label in DEVICES:
@@ -129,6 +156,44 @@ class SettingsDialog(QDialog):
             combo.addItem(f"{value} (not installed)", value)
             index = combo.count() - 1
         combo.setCurrentIndex(max(0, index))
+
+    def _update_remove(self) -> None:
+        busy = self._remover is not None and self._remover.running
+        self.remove_model.setEnabled(self.model.currentData() in self.personal and not busy)
+
+    def _remove_model(self) -> None:
+        """Delete the selected personal model after a confirmation (the files go on a worker)."""
+        name = self.model.currentData()
+        if name not in self.personal:
+            return
+        answer = QMessageBox.question(
+            self,
+            "Remove model",
+            f"Delete your model “{name}”? Your music files are not touched; you can learn it again.",
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        self._runner = self._runner or JobRunner(self)
+        job = Job(remove_personal_job, name, name="remove-model")
+        job.signals.finished.connect(self._model_removed)
+        job.signals.failed.connect(
+            lambda msg: (
+                QMessageBox.warning(self, "Remove model", f"Not removed: {msg}"),
+                self._update_remove(),
+            )
+        )
+        self._remover = job
+        self._runner.start(job)
+        self._update_remove()
+
+    def _model_removed(self, name: str) -> None:
+        self.personal.discard(name)
+        index = self.model.findData(name)
+        if index >= 0:
+            self.model.removeItem(index)
+        self.model.setCurrentIndex(0)  # the default model
+        self.model_removed.emit(name)
+        self._update_remove()
 
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Reorganise into", self.output_root.text())

@@ -217,3 +217,26 @@ def execute_job(job: Job, plan: Any, remove_empty_dirs: bool):
     return organize.execute_plan(
         plan, remove_empty_dirs=remove_empty_dirs, progress=job.progress, cancelled=job.cancelled
     )
+
+
+def learn_personal_job(job: Job, tracks: list, accepted: list, min_examples: int, device: str):
+    """Examples from the library's tags and review decisions -> a cross-validated personal head."""
+    from music_reclass_gui.training import personal
+
+    examples = personal.collect_examples(tracks, accepted=accepted)
+    return personal.learn_personal(
+        examples, min_examples=min_examples, device=device, progress=job.progress, cancelled=job.cancelled
+    )
+
+
+def save_personal_job(job: Job, result: Any, name: str, replace: bool, source: str):
+    from music_reclass_gui.training import personal
+
+    return personal.save_personal(result, name, replace=replace, source=source)
+
+
+def remove_personal_job(job: Job, name: str) -> str:
+    from music_reclass_gui.training import personal
+
+    personal.remove_personal(name)
+    return name
