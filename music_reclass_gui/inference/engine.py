@@ -254,9 +254,16 @@ class Classifier:
                 err = tf.error or DecodeError(tf.path, "no features")
                 yield ClassificationFailure(tf.path, str(err), err)
                 continue
+            try:
+                features, seconds, cached = self._complete(tf, cancelled)
+            except MusicReclassError as exc:
+                yield ClassificationFailure(tf.path, str(exc), exc)
+                continue
+            if features is None:  # cancelled while a later stage ran
+                return
             t0 = time.perf_counter()
             try:
-                out = self.model.predict(tf.features)
+                out = self.model.predict(features)
             except MusicReclassError as exc:
                 yield ClassificationFailure(tf.path, str(exc), exc)
                 continue
@@ -268,8 +275,29 @@ class Classifier:
                 genre=top[0].genre,
                 confidence=top[0].confidence,
                 top_predictions=top,
-                processing_time=tf.seconds + time.perf_counter() - t0,
+                processing_time=seconds + time.perf_counter() - t0,
                 tags=out.tags,
                 embedding=out.embedding,
-                cached=tf.cached,
+                cached=cached,
             )
+
+    def _complete(self, tf: TrackFeatures, cancelled) -> tuple[dict[str, Features] | None, float, bool]:
+        """Lazy stages: a model with ``missing_extractors(features)`` (e.g. the staged ensemble) is asked
+        what else it needs for this track; only that is extracted (cache first). (features, seconds, all
+        from cache), features None when cancelled."""
+        features, seconds, cached = dict(tf.features or {}), tf.seconds, tf.cached
+        more = getattr(self.model, "missing_extractors", None)
+        while more is not None and (need := more(features)):
+            if all(e.key in features for e in need):
+                raise ModelError(tf.path, "the model asked again for features it already has")
+            extra = next(
+                iter(extract_features([tf.path], need, cache=self.cache, jobs=1, cancelled=cancelled)), None
+            )
+            if extra is None:
+                return None, seconds, cached
+            if extra.error is not None or extra.features is None:
+                raise extra.error or DecodeError(tf.path, "no features")
+            features.update(extra.features)
+            seconds += extra.seconds
+            cached = cached and extra.cached
+        return features, seconds, cached

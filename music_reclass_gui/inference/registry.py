@@ -183,6 +183,7 @@ KIND_MODULES: tuple[str, ...] = (
     "music_reclass_gui.inference.models",  # "musicnn", "head"
     "music_reclass_gui.inference.kinds_features",  # "features-mlp"
     "music_reclass_gui.inference.kinds_cnn",  # "mel-cnn"
+    "music_reclass_gui.inference.kinds_ensemble",  # "ensemble"
 )
 
 
