@@ -26,7 +26,8 @@ def register_train(tsub: argparse._SubParsersAction) -> None:
     p = tsub.add_parser(
         "personal",
         help="learn your own genres from the tracks of a library that already have genre tags",
-        description=__doc__.split("\n")[0],
+        description="Learn your own genres from the tracks of a library that already carry genre tags, print "
+        "the cross-validated summary as JSON and save the model (see `music-reclass models`).",
     )
     p.add_argument("dir", nargs="?", type=Path, metavar="DIR", help="the music library (folders are scanned)")
     p.add_argument("--name", help="name of the model to save (how `classify --model NAME` finds it)")
