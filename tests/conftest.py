@@ -38,7 +38,9 @@ def write_audio(path: Path, samples: np.ndarray, sr: int = 44100) -> Path:
             frame_size = 1024
             for start in range(0, samples.size, frame_size):
                 chunk = samples[start : start + frame_size].reshape(1, -1)
-                frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk, dtype=np.float32), format="fltp", layout="mono")
+                frame = av.AudioFrame.from_ndarray(
+                    np.ascontiguousarray(chunk, dtype=np.float32), format="fltp", layout="mono"
+                )
                 frame.sample_rate = sr
                 frame.pts = start
                 for packet in stream.encode(frame):
@@ -48,8 +50,24 @@ def write_audio(path: Path, samples: np.ndarray, sr: int = 44100) -> Path:
         return path
     import soundfile as sf
 
-    fmt = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG", "opus": "OGG", "mp3": "MP3", "aiff": "AIFF", "aif": "AIFF"}[ext]
-    subtype = {"ogg": "VORBIS", "opus": "OPUS", "mp3": "MPEG_LAYER_III", "wav": "PCM_16", "flac": "PCM_16", "aiff": "PCM_16", "aif": "PCM_16"}[ext]
+    fmt = {
+        "wav": "WAV",
+        "flac": "FLAC",
+        "ogg": "OGG",
+        "opus": "OGG",
+        "mp3": "MP3",
+        "aiff": "AIFF",
+        "aif": "AIFF",
+    }[ext]
+    subtype = {
+        "ogg": "VORBIS",
+        "opus": "OPUS",
+        "mp3": "MPEG_LAYER_III",
+        "wav": "PCM_16",
+        "flac": "PCM_16",
+        "aiff": "PCM_16",
+        "aif": "PCM_16",
+    }[ext]
     if ext == "opus" and sr not in (8000, 12000, 16000, 24000, 48000):
         import soxr
 
@@ -63,7 +81,9 @@ def write_audio(path: Path, samples: np.ndarray, sr: int = 44100) -> Path:
 def make_audio(tmp_path):
     """make_audio("name.flac", seconds=2.0, freq=440) -> Path of a real file in tmp_path."""
 
-    def _make(name: str, seconds: float = 2.0, sr: int = 44100, freq: float = 440.0, folder: Path | None = None) -> Path:
+    def _make(
+        name: str, seconds: float = 2.0, sr: int = 44100, freq: float = 440.0, folder: Path | None = None
+    ) -> Path:
         target = (folder or tmp_path) / name
         target.parent.mkdir(parents=True, exist_ok=True)
         return write_audio(target, tone(seconds, sr, freq), sr)
@@ -84,7 +104,9 @@ def isolated_user_dirs(tmp_path_factory, monkeypatch):
 # A small real library for learning personal genres (tests/test_training_personal.py, test_ui_learn_dialog.py):
 # GTZAN clips copied once per session with genre tags in the library's own spellings, plus one session-wide
 # feature cache, so the musicnn features of the clips are computed once however many tests train on them.
-PERSONAL_SPELLINGS: dict[str, list[str]] = {  # GTZAN genre -> tags of its first clips; the next clip is untagged
+PERSONAL_SPELLINGS: dict[
+    str, list[str]
+] = {  # GTZAN genre -> tags of its first clips; the next clip is untagged
     "classical": ["Classical Music"] * 4,
     "hiphop": ["Hip Hop", "Hip Hop", "hip-hop", "HipHop"],
     "jazz": ["Jazz"] * 4,

@@ -154,9 +154,7 @@ def test_retraining_includes_accepted_review_items_and_multi_genre_tracks(librar
 def test_cancel_stops_learning(library):
     lib, _ = library
     with pytest.raises(PersonalError, match="cancelled"):
-        learn_personal(
-            collect_examples(scan([lib])), min_examples=4, device="cpu", cancelled=lambda: True
-        )
+        learn_personal(collect_examples(scan([lib])), min_examples=4, device="cpu", cancelled=lambda: True)
 
 
 # ---------------------------------------------------------------- CLI
