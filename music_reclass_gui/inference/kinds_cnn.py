@@ -22,7 +22,7 @@ import torch
 from music_reclass_gui.core.errors import ModelError
 from music_reclass_gui.inference.excerpts import PLAN_VERSION
 from music_reclass_gui.inference.networks.cnn import N_MELS, SAMPLE_RATE, MelCNN, crops
-from music_reclass_gui.inference.weights_io import save_atomic
+from music_reclass_gui.inference.weights_io import load_payload, save_atomic
 
 FORMAT = "music-reclass-mel-cnn"
 VERSION = 1
@@ -51,14 +51,7 @@ def save_mel_cnn(
 
 def load_mel_cnn(path: str | Path, device: torch.device | str = "cpu") -> tuple[MelCNN, dict[str, Any]]:
     path = Path(path)
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise ModelError(path, f"not a readable weights file ({type(exc).__name__}: {exc})") from exc
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ModelError(path, f"not a {KIND} weights file")
-    if int(data.get("version", 0)) > VERSION:
-        raise ModelError(path, f"written by a newer version (format {data.get('version')}); update the app")
+    data = load_payload(path, fmt=FORMAT, kind=KIND, version=VERSION)
     cfg = data["config"]
     if int(cfg.get("sample_rate", SAMPLE_RATE)) != SAMPLE_RATE:
         raise ModelError(

@@ -28,7 +28,7 @@ import torch
 from music_reclass_gui.core.errors import ModelError
 from music_reclass_gui.inference.excerpts import PLAN_VERSION
 from music_reclass_gui.inference.networks.mlp import FeatureMLP
-from music_reclass_gui.inference.weights_io import save_atomic
+from music_reclass_gui.inference.weights_io import load_payload, save_atomic
 
 FORMAT = "music-reclass-features-mlp"
 VERSION = 1
@@ -124,14 +124,7 @@ def load_features_mlp(
 ) -> tuple[FeatureMLP, dict[str, Any]]:
     """(model in eval mode on ``device``, the file's metadata). ModelError naming the file if malformed."""
     path = Path(path)
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise ModelError(path, f"not a readable weights file ({type(exc).__name__}: {exc})") from exc
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ModelError(path, f"not a {KIND} weights file")
-    if int(data.get("version", 0)) > VERSION:
-        raise ModelError(path, f"written by a newer version (format {data.get('version')}); update the app")
+    data = load_payload(path, fmt=FORMAT, kind=KIND, version=VERSION)
     cfg = data["config"]
     model = FeatureMLP(cfg["n_features"], cfg["n_classes"], cfg["hidden"], cfg["dropout"])
     model.load_state_dict(data["state_dict"])

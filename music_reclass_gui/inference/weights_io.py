@@ -23,3 +23,20 @@ def save_atomic(obj: Any, path: str | Path) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def load_payload(path: str | Path, *, fmt: str, kind: str, version: int) -> dict[str, Any]:
+    """Read a plain-dict weights file (no pickled code) and check its format tag and version, so every
+    model kind rejects a foreign or too-new file with the same clear ModelError naming the file."""
+    from music_reclass_gui.core.errors import ModelError
+
+    path = Path(path)
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ModelError(path, f"not a readable weights file ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(data, dict) or data.get("format") != fmt:
+        raise ModelError(path, f"not a {kind} weights file")
+    if int(data.get("version", 0)) > version:
+        raise ModelError(path, f"written by a newer version (format {data.get('version')}); update the app")
+    return data
