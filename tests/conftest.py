@@ -140,3 +140,16 @@ def personal_library(tmp_path_factory) -> tuple[Path, Path, dict[Path, str]]:
             else:
                 untagged[dst] = tags[0]
     return lib, tmp_path_factory.mktemp("personal-cache"), untagged
+
+
+@pytest.fixture(scope="session")
+def default_classifier(tmp_path_factory):
+    """The real default model on the CPU, loaded once for the session (its feature cache in a temp folder)."""
+    from music_reclass_gui.inference.engine import Classifier
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MUSIC_RECLASS_CACHE_DIR", str(tmp_path_factory.mktemp("model-cache")))
+    try:
+        yield Classifier(device="cpu")
+    finally:
+        mp.undo()

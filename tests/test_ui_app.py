@@ -21,16 +21,9 @@ pytestmark = pytest.mark.slow
 WAIT = 120_000
 
 
-@pytest.fixture(scope="module")
-def classifier(tmp_path_factory):
-    from music_reclass_gui.inference.engine import Classifier
-
-    mp = pytest.MonkeyPatch()
-    mp.setenv("MUSIC_RECLASS_CACHE_DIR", str(tmp_path_factory.mktemp("model-cache")))
-    try:
-        yield Classifier(device="cpu")
-    finally:
-        mp.undo()
+@pytest.fixture
+def classifier(default_classifier):
+    return default_classifier
 
 
 @pytest.fixture
