@@ -78,6 +78,15 @@ def write_card(out_dir: Path, card: dict[str, Any]) -> Path:
     return path
 
 
+def publish(out_dir: Path, card: dict[str, Any], weights: Path) -> Path:
+    """Finish a training run: write the card (which makes the model visible) and drop the resume state."""
+    path = write_card(out_dir, card)
+    for leftover in out_dir.glob(f".{card['name']}.train-state*"):
+        leftover.unlink()
+    log(f"wrote {weights} and {path}")
+    return path
+
+
 def encode_labels(labels: Sequence[str]) -> tuple[list[str], np.ndarray]:
     classes = sorted(set(labels))
     index = {c: i for i, c in enumerate(classes)}
@@ -553,11 +562,7 @@ def train_features_model(
         "reproduce": run.reproduce,
         **run.notes,
     }
-    path = write_card(run.out_dir, card)
-    for leftover in run.out_dir.glob(f".{run.name}.train-state*"):
-        leftover.unlink()
-    log(f"wrote {weights} and {path}")
-    return path
+    return publish(run.out_dir, card, weights)
 
 
 # ---------------------------------------------------------------- CNN pipeline
@@ -711,11 +716,7 @@ def train_cnn_model(items: Sequence[AudioItem], run: CNNRun, split: Split | None
         "training_data": run.training_data or f"{len(items)} files, {n_classes} genres",
         "reproduce": run.reproduce,
     }
-    path = write_card(run.out_dir, card)
-    for leftover in run.out_dir.glob(f".{run.name}.train-state*"):
-        leftover.unlink()
-    log(f"wrote {weights} and {path}")
-    return path
+    return publish(run.out_dir, card, weights)
 
 
 def _holdout(y: np.ndarray, seed: int, frac: float = 0.2) -> Split:
