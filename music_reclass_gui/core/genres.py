@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 GENRE_MAP_FILE = "genre_map.toml"
 _IGNORED = re.compile(r"[\s\-_/.'’`]+")
 # Separators people use to put several genres in one text field (ID3 "Rock/Pop", Vorbis "Rock; Pop").
-_MULTI = re.compile(r"\s*(?:;|,|\||/|\x00|\\\\)\s*")
+GENRE_SEPARATORS = re.compile(r"\s*(?:;|,|\||/|\x00|\\\\)\s*")
 
 
 def genre_key(text: str) -> str:
@@ -85,7 +85,7 @@ class GenreMap:
 
         A text that is itself a known genre is never split (e.g. "Hip-Hop/Rap" if mapped as an alias)."""
         whole = self.canonical(value)
-        parts = [whole] if whole else [self.normalize(p) for p in _MULTI.split(value) if p.strip()]
+        parts = [whole] if whole else [self.normalize(p) for p in GENRE_SEPARATORS.split(value) if p.strip()]
         return unique_genres(parts)
 
     def aggregate(self, values: Iterable[str]) -> dict[str, int]:

@@ -33,8 +33,12 @@ from typing import Any
 import numpy as np
 
 from music_reclass_gui.core.errors import ModelError, MusicReclassError
-from music_reclass_gui.core.genres import _MULTI as GENRE_SEPARATORS  # the app's one splitting rule
-from music_reclass_gui.core.genres import GenreMap, genre_key, load_genre_map
+from music_reclass_gui.core.genres import (
+    GENRE_SEPARATORS,  # the app's one splitting rule
+    GenreMap,
+    genre_key,
+    load_genre_map,
+)
 
 DEFAULT_MIN_EXAMPLES = 5
 MIN_ALLOWED_EXAMPLES = 2  # cross-validation needs two tracks of a genre
