@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 
 from music_reclass_gui.core.errors import ModelError
-from music_reclass_gui.inference.heads import save_head
 from music_reclass_gui.inference.kinds_ensemble import COMBINE_RULES, decide
 from music_reclass_gui.training.calibrate import fit_temperature, softmax
 from music_reclass_gui.training.datasets import AudioItem, stratified_kfold
@@ -194,16 +193,7 @@ def build_ensemble(items: Sequence[AudioItem], run: EnsembleRun) -> Path:
     final1 = fit_head(data.matrix(s1.config.inputs), data.y, len(data.classes), s1.config, run.seed)
     run.out_dir.mkdir(parents=True, exist_ok=True)
     head1 = run.out_dir / weights_filename(f"{run.name}-stage1")
-    save_head(
-        head1,
-        inputs=INPUT_SETS[s1.config.inputs],
-        labels=data.classes,
-        mean=final1.mean,
-        std=final1.std,
-        hidden=list(s1.config.hidden),
-        state_dict=final1.net.state_dict(),
-        temperature=fit_temperature(z1, data.y),
-    )
+    final1.save(head1, data.classes, fit_temperature(z1, data.y))
     card = {
         "name": run.name,
         "kind": "ensemble",

@@ -20,7 +20,6 @@ Model selection, all on the training data only:
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +39,7 @@ from music_reclass_gui.training.datasets import (
     stratified_kfold,
 )
 from music_reclass_gui.training.evaluate import evaluate_predictions
-from music_reclass_gui.training.pipelines import crossfit_ece, weights_filename, write_card
+from music_reclass_gui.training.pipelines import crossfit_ece, log, weights_filename, write_card
 from music_reclass_gui.training.train import Progress
 
 TAGGERS = ("msd-musicnn", "mtt-musicnn")
@@ -62,10 +61,6 @@ INPUT_SETS: dict[str, list[tuple[str, str]]] = {
 C_GRID = (0.01, 0.1, 1.0, 10.0)
 MLP_HIDDEN = 32
 MLP_ALPHAS = (1e-2, 1.0)
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
 
 
 # ---------------------------------------------------------------- features
@@ -181,6 +176,20 @@ class FittedHead:
     def logits(self, x: np.ndarray) -> np.ndarray:
         t = torch.as_tensor(((x - self.mean) / self.std).astype(np.float32))
         return self.net(t).double().numpy()
+
+    def save(self, path: Path, labels: Sequence[str], temperature: float) -> Path:
+        """Write this head in the engine's "head" weights format (inference/heads.py)."""
+        save_head(
+            path,
+            inputs=INPUT_SETS[self.config.inputs],
+            labels=list(labels),
+            mean=self.mean,
+            std=self.std,
+            hidden=list(self.config.hidden),
+            state_dict=self.net.state_dict(),
+            temperature=temperature,
+        )
+        return path
 
 
 def fit_head(x: np.ndarray, y: np.ndarray, n_classes: int, cfg: HeadConfig, seed: int = 0) -> FittedHead:
@@ -384,16 +393,7 @@ def train_head_model(items: Sequence[AudioItem], run: HeadRun) -> Path:
     final = fit_head(x, data.y, len(data.classes), best.config, run.seed)
     run.out_dir.mkdir(parents=True, exist_ok=True)
     weights = run.out_dir / weights_filename(run.name)
-    save_head(
-        weights,
-        inputs=INPUT_SETS[best.config.inputs],
-        labels=data.classes,
-        mean=final.mean,
-        std=final.std,
-        hidden=list(best.config.hidden),
-        state_dict=final.net.state_dict(),
-        temperature=temperature,
-    )
+    final.save(weights, data.classes, temperature)
     by_label = {r.config.label: [round(r.strat_acc, 4), round(r.contig_acc, 4)] for r in results}
     metrics = {
         **{k: v for k, v in strat_report.items() if k != "temperature"},
