@@ -115,8 +115,9 @@ def _as_error(path: Path, exc: BaseException) -> MusicReclassError:
     return DecodeError(path, f"{type(exc).__name__}: {exc}")
 
 
-def default_jobs() -> int:
-    return max(1, min(4, os.cpu_count() or 1))
+def default_jobs(device_type: str = "cpu") -> int:
+    """Decode threads: up to 4 next to a CPU network (which needs the cores itself), up to 16 to keep a GPU fed."""
+    return max(1, min(4 if device_type == "cpu" else 16, os.cpu_count() or 1))
 
 
 def extract_features(
@@ -247,7 +248,7 @@ class Classifier:
         self._use_backend(self.model.extractors)
         self.labels: list[str] = list(self.model.labels)
         self.top_k = max(1, int(top_k))
-        self.jobs = jobs or default_jobs()
+        self.jobs = jobs or default_jobs(self.device.type)
         self.cache = FeatureCache() if use_cache else None
 
     def _use_backend(self, extractors: Iterable[Extractor]) -> None:

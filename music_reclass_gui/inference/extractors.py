@@ -77,13 +77,11 @@ class MusicnnExtractor:
         batch_patches: int | None = None,
         backend: str = "auto",
     ) -> None:
-        from music_reclass_gui.inference.frontend import LogMelFrontend
-
         self.name = name
         self.models_dir = models_dir
         self.weights = weights
         self.device = device
-        self.frontend = LogMelFrontend().to(device)
+        self._frontend: torch.nn.Module | None = None
         self._net: MusicnnTagger | None = None
         self._runner: TaggerRunner | None = None
         self._lock = threading.Lock()
@@ -101,6 +99,16 @@ class MusicnnExtractor:
             if self._net is None:
                 self._net = load_musicnn(self.name, self.models_dir, self.device)
             return self._net
+
+    @property
+    def frontend(self) -> torch.nn.Module:
+        """The log-mel front end (built on first use: a run served from the cache never needs it)."""
+        from music_reclass_gui.inference.frontend import LogMelFrontend
+
+        with self._lock:
+            if self._frontend is None:
+                self._frontend = LogMelFrontend().to(self.device)
+            return self._frontend
 
     @property
     def labels(self) -> list[str]:

@@ -9,7 +9,6 @@ The original casts the mel to float16 before the log; that overflows for loud in
 
 from __future__ import annotations
 
-import librosa
 import numpy as np
 import torch
 from torch import nn
@@ -36,6 +35,8 @@ class LogMelFrontend(nn.Module):
     """
 
     def __init__(self) -> None:
+        import librosa  # here, not at the top: a run served from the feature cache never pays for it
+
         super().__init__()
         mel = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS)  # (96, 257), slaney/slaney
         self.register_buffer("mel_basis", torch.from_numpy(mel.astype(np.float32)), persistent=False)
