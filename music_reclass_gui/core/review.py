@@ -12,12 +12,20 @@ Plain Python: never imports Qt or torch (classification results are read by attr
 from __future__ import annotations
 
 import enum
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from music_reclass_gui.core.decide import (
+    Candidate,
+    DecisionPolicy,
+    candidates_of,
+    decide_candidates,
+    folder_genre,
+    with_existing,
+)
+from music_reclass_gui.core.genres import EDIT_SEPARATORS, split_genres
 from music_reclass_gui.core.library import Track
 
 if TYPE_CHECKING:  # organize is imported lazily so review works while it is still being written
@@ -33,14 +41,6 @@ class Status(str, enum.Enum):
     REJECTED = "rejected"  # the user keeps the file as it is
     WRITTEN = "written"  # Apply wrote the proposed genres to the file
     ERROR = "error"  # decoding, classification or writing failed; `reason` says why
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One proposed genre and the model's confidence in it (0..1)."""
-
-    genre: str
-    confidence: float
 
 
 @dataclass
@@ -131,35 +131,9 @@ class ScriptedHooks:
 # --- genre helpers ---------------------------------------------------------------------------------------
 
 
-def default_genre_key(genre: str) -> str:
-    """Key under which two spellings count as the same genre: Unicode-normalised, case- and
-    separator-insensitive ("Hip-Hop", "hip hop", "Hip‐Hop" and "hiphop" are one)."""
-    text = unicodedata.normalize("NFKC", genre).casefold()
-    return "".join(ch for ch in text if ch.isalnum())
-
-
-def map_genre_key(genre_map: Any) -> Callable[[str], str]:
-    """A key that also merges the genre map's aliases ("rnb" and "R&B"); pass a core.genres.GenreMap."""
-    return lambda genre: default_genre_key(genre_map.normalize(genre))
-
-
 def parse_genres(text: str) -> tuple[str, ...]:
-    """Free text from an edit box → genres: ';' separates several, blanks are dropped."""
-    return tuple(part.strip() for part in text.replace("\n", ";").split(";") if part.strip())
-
-
-def merge_genres(
-    existing: Iterable[str], proposed: Iterable[str], key: Callable[[str], str] = default_genre_key
-) -> tuple[str, ...]:
-    """Existing genres first, then the proposed ones not already present (by `key`)."""
-    seen: set[str] = set()
-    out: list[str] = []
-    for genre in (*existing, *proposed):
-        k = key(genre)
-        if genre.strip() and k not in seen:
-            seen.add(k)
-            out.append(genre.strip())
-    return tuple(out)
+    """Free text from an edit box → genres: ';' (or a new line) separates several, blanks are dropped."""
+    return tuple(split_genres(text, EDIT_SEPARATORS))
 
 
 # --- the session ----------------------------------------------------------------------------------------
@@ -168,26 +142,54 @@ def merge_genres(
 class ReviewSession:
     """All tracks of an opened folder, by path, with the review actions.
 
-    `keep_existing` adds the proposal to the genres already on disk instead of replacing them.
-    `multi_genre` proposes every top-k genre whose confidence reaches `threshold` (always at least the best);
-    otherwise only the best genre is proposed. `genre_key` de-duplicates spellings (pass the genre map's
-    normaliser when there is one).
+    Proposals come from `core.decide` under `policy` (keep-existing, multi-genre, threshold, genre identity),
+    the same layer the CLI and the server decide through. The keyword arguments override the policy's fields.
     """
 
     def __init__(
         self,
         *,
-        keep_existing: bool = False,
-        multi_genre: bool = False,
-        threshold: float = 0.5,
-        genre_key: Callable[[str], str] = default_genre_key,
+        policy: DecisionPolicy | None = None,
+        keep_existing: bool | None = None,
+        multi_genre: bool | None = None,
+        threshold: float | None = None,
+        genre_key: Callable[[str], str] | None = None,
     ) -> None:
-        self.keep_existing = keep_existing
-        self.multi_genre = multi_genre
-        self.threshold = threshold
-        self.genre_key = genre_key
+        policy = policy or DecisionPolicy()
+        overrides = {
+            "keep_existing": keep_existing,
+            "multi_genre": multi_genre,
+            "threshold": threshold,
+            "key": genre_key,
+        }
+        self.policy = replace(policy, **{k: v for k, v in overrides.items() if v is not None})
         self._items: dict[Path, ReviewItem] = {}
         self._before_apply: dict[str, dict[Path, tuple[Status, Track]]] = {}
+
+    # -- the policy's fields, as the GUI sets them
+    @property
+    def keep_existing(self) -> bool:
+        return self.policy.keep_existing
+
+    @property
+    def multi_genre(self) -> bool:
+        return self.policy.multi_genre
+
+    @multi_genre.setter
+    def multi_genre(self, value: bool) -> None:
+        self.policy = replace(self.policy, multi_genre=value)
+
+    @property
+    def threshold(self) -> float:
+        return self.policy.threshold
+
+    @threshold.setter
+    def threshold(self, value: float) -> None:
+        self.policy = replace(self.policy, threshold=value)
+
+    @property
+    def genre_key(self) -> Callable[[str], str]:
+        return self.policy.key
 
     # -- collection
     def __len__(self) -> int:
@@ -228,7 +230,7 @@ class ReviewSession:
     def set_result(self, result: Any) -> ReviewItem:
         """Record an inference `ClassificationResult` (read by attribute: audio_path, model, top_predictions)."""
         item = self.item(result.audio_path)
-        item.predictions = [Candidate(p.genre, float(p.confidence)) for p in result.top_predictions]
+        item.predictions = candidates_of(result)
         item.model = getattr(result, "model", None)
         item.proposed = self._propose(item)
         item.reason = None
@@ -242,20 +244,14 @@ class ReviewSession:
         return item
 
     def _propose(self, item: ReviewItem) -> tuple[str, ...]:
-        if not item.predictions:
-            return ()
-        genres = [item.predictions[0].genre]
-        if self.multi_genre:
-            genres += [p.genre for p in item.predictions[1:] if p.confidence >= self.threshold]
-        return self._with_existing(item, genres)
+        return decide_candidates(item.predictions, item.current_genres, self.policy).genres
 
     def _with_existing(self, item: ReviewItem, genres: Iterable[str]) -> tuple[str, ...]:
-        existing = item.current_genres if self.keep_existing else ()
-        return merge_genres(existing, genres, self.genre_key)
+        return with_existing(item.current_genres, genres, self.policy)
 
     def set_keep_existing(self, keep: bool) -> None:
         """Switch add/replace; re-proposes for every item not yet decided or written."""
-        self.keep_existing = keep
+        self.policy = replace(self.policy, keep_existing=keep)
         for item in self._items.values():
             if item.status is Status.CLASSIFIED:
                 item.proposed = self._propose(item)
@@ -404,11 +400,7 @@ class ReviewSession:
         item = self.item(path)
         if item.status not in (Status.ACCEPTED, Status.WRITTEN) or not item.proposed:
             return None
-        keys = {self.genre_key(g): g for g in item.proposed}
-        if item.predictions and self.genre_key(item.predictions[0].genre) in keys:
-            return keys[self.genre_key(item.predictions[0].genre)]
-        new = [g for g in item.proposed if g not in item.current_genres] if self.keep_existing else []
-        return (new or list(item.proposed))[0]
+        return folder_genre(item.proposed, item.predictions, item.current_genres, self.policy)
 
     def refresh_tracks(self, tracks: Iterable[Track]) -> None:
         """Replace on-disk metadata after a re-scan (e.g. after undo) without touching decisions."""

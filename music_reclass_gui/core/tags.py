@@ -27,6 +27,7 @@ from mutagen.ogg import OggFileType
 
 from music_reclass_gui.core.audio import SNIFF_BYTES, sniff_format
 from music_reclass_gui.core.errors import TagError
+from music_reclass_gui.core.genres import genre_key
 
 DEFAULT_ID3_SEPARATOR = "; "
 MULTI_VALUE_JOIN = "; "  # how several titles/artists/albums are shown as one string
@@ -259,11 +260,11 @@ def _clean_genres(genres: Sequence[str], opts: _Options) -> list[str]:
     seen: set[str] = set()
     for g in genres:
         g = str(g).strip()
-        if not g or g.casefold() in seen:
+        if not g or genre_key(g) in seen:
             continue
         if opts.id3_version == 3 and opts.id3_separator and opts.id3_separator in g:
             raise _Refusal(f"genre {g!r} contains the ID3v2.3 separator {opts.id3_separator!r}")
-        seen.add(g.casefold())
+        seen.add(genre_key(g))
         out.append(g)
     return out
 

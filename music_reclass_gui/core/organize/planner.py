@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from music_reclass_gui.core.organize.sanitize import folder_key, sanitize_genre_folder
+from music_reclass_gui.core.genres import genre_key
+from music_reclass_gui.core.organize.sanitize import sanitize_genre_folder
 
 SIDECAR_EXTENSIONS = frozenset({".lrc", ".cue"})
 UNSORTED_FOLDER = "Unsorted"
@@ -82,7 +83,7 @@ def plan_moves(
     plan = MovePlan(
         out_root=out_root, source_root=Path(os.path.abspath(source_root)) if source_root else None
     )
-    folders: dict[str, str] = {folder_key(name): name for name in sorted(listdir(out_root))}
+    folders: dict[str, str] = {genre_key(name): name for name in sorted(listdir(out_root))}
     claimed: set[str] = set()  # destination keys taken by earlier moves in this plan
     sources: set[str] = set()
     pairs = [(Path(os.path.abspath(p)), g) for p, g in assignments]
@@ -101,7 +102,7 @@ def plan_moves(
                 continue
             genre = unsorted
         folder = sanitize_genre_folder(str(genre))
-        folder = folders.setdefault(folder_key(folder), folder)
+        folder = folders.setdefault(genre_key(folder), folder)
         target_dir = out_root / folder
         if _key(target_dir / src.name) == _key(src):
             plan.skipped.append((src, "already in place"))

@@ -74,8 +74,3 @@ def sanitize_genre_folder(genre: str | None) -> str:
             break
         text = cleaned
     return text or UNKNOWN_GENRE
-
-
-def folder_key(folder: str) -> str:
-    """Key under which two folder names count as the same folder (case-insensitive filesystems)."""
-    return unicodedata.normalize("NFKC", folder.casefold())
