@@ -64,6 +64,8 @@ def test_user_edit_and_library():
     p = decide_user(["Jazz"], ("Rock",), DecisionPolicy(keep_existing=True), [Candidate("Jazz", 0.6)])
     assert p.genres == ("Rock", "Jazz") and p.folder_genre == "Jazz" and p.source == "user"
     out = decide_library(
-        [_Result(Path("a.flac"), [_Pred("Pop", 0.9)])], {Path("a.flac"): ()}, DecisionPolicy(album_mode=False)
+        [_Result(Path("a.flac"), [_Pred("Pop", 0.9)])],
+        {Path("a.flac"): None},
+        DecisionPolicy(album_mode=False),
     )
     assert out[Path("a.flac")].genres == ("Pop",)

@@ -159,8 +159,8 @@ def _decided_changes(classified: list, tracks: list, args: argparse.Namespace) -
     from music_reclass_gui.core.decide import decide_library
     from music_reclass_gui.core.organize import TagChange
 
-    existing = {t.path: (t.tags.genres if t.tags else ()) for t in tracks}
-    proposals = decide_library(classified, existing, policy_from_args(args))
+    tags = {t.path: t.tags for t in tracks}
+    proposals = decide_library(classified, tags, policy_from_args(args))
     return [TagChange(p, prop.genres) for p, prop in proposals.items() if prop.auto and prop.genres]
 
 

@@ -69,8 +69,8 @@ def _genres_from_predictions(folder: Path, args: argparse.Namespace) -> list[tup
             results.append(result)
         else:
             _err("organize", result.error)
-    existing = {t.path: (t.tags.genres if t.tags else ()) for t in tracks}
-    for path, proposal in decide_library(results, existing, policy_from_args(args)).items():
+    tags = {t.path: t.tags for t in tracks}
+    for path, proposal in decide_library(results, tags, policy_from_args(args)).items():
         genres[path] = proposal.folder_genre if proposal.auto else None
     return list(genres.items())
 

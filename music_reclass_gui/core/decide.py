@@ -57,6 +57,7 @@ class Proposal:
     reason: str = ""  # human: "model: Rock 82%", "album: 4 of 5 tracks lean Rock"
     auto: bool = True  # confident enough to write without asking (min_confidence)
     source: str = "track"  # "track" | "album" | "user" | "none"
+    album: Any = None  # core.albums.AlbumInfo when decided by album
 
     @property
     def changes(self) -> bool:
@@ -160,12 +161,15 @@ def decide_user(
 
 
 def decide_library(
-    results: Iterable[Any], existing: Mapping[Path, Sequence[str]], policy: DecisionPolicy | None = None
+    results: Iterable[Any],
+    tags: Mapping[Path, Any],
+    policy: DecisionPolicy | None = None,
+    *,
+    splits: Mapping[str, Sequence[Sequence[Path]]] | None = None,
 ) -> dict[Path, Proposal]:
-    """{path: Proposal} for many classified tracks (`existing`: the genres on disk per path). Per-track here;
-    with ``policy.album_mode`` the album layer (`core.albums`) regroups them before this is used."""
-    policy = policy or DecisionPolicy()
-    return {
-        Path(r.audio_path): decide_track(r, tuple(existing.get(Path(r.audio_path), ())), policy)
-        for r in results
-    }
+    """{path: Proposal} for many classified tracks, in result order. `tags` maps every scanned path to its
+    TagInfo (or None): the genres on disk, and the albums (`core.albums`) when ``policy.album_mode``.
+    `splits` maps an album key to the parts the user split it into."""
+    from music_reclass_gui.core.albums import decide_all  # albums builds on this module
+
+    return decide_all(results, tags, policy, splits=splits)

@@ -17,9 +17,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from music_reclass_gui.core.albums import Album, AlbumInfo, Member, album_parts, decide_album, group_albums
 from music_reclass_gui.core.decide import (
     Candidate,
     DecisionPolicy,
+    Proposal,
     candidates_of,
     decide_candidates,
     folder_genre,
@@ -53,6 +55,12 @@ class ReviewItem:
     proposed: tuple[str, ...] = ()
     reason: str | None = None  # human reason when status is ERROR
     model: str | None = None
+    proposal: Proposal | None = None  # the decision layer's proposal (its reason, its album)
+
+    @property
+    def album(self) -> AlbumInfo | None:
+        """The album decision this track's proposal follows (None: decided on its own)."""
+        return self.proposal.album if self.proposal is not None else None
 
     @property
     def path(self) -> Path:
@@ -163,6 +171,8 @@ class ReviewSession:
             "key": genre_key,
         }
         self.policy = replace(policy, **{k: v for k, v in overrides.items() if v is not None})
+        self._splits: dict[str, list[list[Path]]] = {}  # album key -> the user's parts
+        self._albums: dict[Path, Album] | None = None  # path -> its album (part); None: regroup
         self._items: dict[Path, ReviewItem] = {}
         self._before_apply: dict[str, dict[Path, tuple[Status, Track]]] = {}
 
@@ -224,6 +234,7 @@ class ReviewSession:
         if track.error:
             item.status, item.reason = Status.ERROR, track.error
         self._items[track.path] = item
+        self._albums = None
         return item
 
     # -- classification results
@@ -232,10 +243,115 @@ class ReviewSession:
         item = self.item(result.audio_path)
         item.predictions = candidates_of(result)
         item.model = getattr(result, "model", None)
-        item.proposed = self._propose(item)
         item.reason = None
         item.status = Status.CLASSIFIED
+        self._redecide(item)
         return item
+
+    # -- albums
+    def _album_index(self) -> dict[Path, Album]:
+        if self._albums is None:
+            albums, _ = group_albums({p: it.track.tags for p, it in self._items.items()})
+            self._albums = {
+                p: part for a in albums for part in album_parts(a, self._splits) for p in part.tracks
+            }
+        return self._albums
+
+    def album_of(self, path: str | Path) -> Album | None:
+        """The album (or the user's part of it) a track belongs to; None for a track on its own."""
+        album = self._album_index().get(self.item(path).path)
+        return album if album is not None and len(album.tracks) > 1 else None
+
+    def albums(self) -> list[Album]:
+        """Every album (part) of more than one track, in the order their first tracks appear."""
+        seen: dict[str, Album] = {}
+        for album in self._album_index().values():
+            if len(album.tracks) > 1:
+                seen.setdefault(album.key, album)
+        return list(seen.values())
+
+    def _redecide(self, item: ReviewItem) -> None:
+        """Propose through core.decide: the album's genre in album mode, else the track's own. Only
+        undecided (CLASSIFIED) rows change; decided ones keep what the user chose."""
+        album = self.album_of(item.path) if self.policy.album_mode else None
+        if album is None:
+            if item.status is Status.CLASSIFIED:
+                self._set_proposal(
+                    item, decide_candidates(item.predictions, item.current_genres, self.policy)
+                )
+            return
+        items = [self._items[p] for p in album.tracks if p in self._items]
+        members = [
+            Member(
+                it.path, tuple(it.predictions), it.current_genres, getattr(it.track.tags, "duration", None)
+            )
+            for it in items
+        ]
+        proposals = decide_album(album, members, self.policy)
+        for it in items:
+            if it.status is Status.CLASSIFIED and it.path in proposals:
+                self._set_proposal(it, proposals[it.path])
+
+    @staticmethod
+    def _set_proposal(item: ReviewItem, proposal: Proposal) -> None:
+        item.proposal = proposal
+        item.proposed = proposal.genres
+
+    def _redecide_all(self) -> None:
+        done: set[str] = set()
+        for item in self._items.values():
+            album = self.album_of(item.path) if self.policy.album_mode else None
+            if album is not None and album.key in done:
+                continue
+            if album is not None:
+                done.add(album.key)
+            self._redecide(item)
+
+    def set_album_mode(self, on: bool) -> None:
+        """Album mode (one genre per album) or per-track mode; re-proposes every undecided row."""
+        self.policy = replace(self.policy, album_mode=on)
+        self._redecide_all()
+
+    def split_album(self, key: str, parts: Sequence[Sequence[str | Path]] | None = None) -> list[Album]:
+        """The user splits an album: into `parts` (each decided as an album of its own; tracks in no part
+        form one more), or, without parts, into single tracks. Undecided rows are re-proposed; returns the
+        new parts."""
+        album = next((a for a in self.albums() if a.key == key), None)
+        if album is None:
+            raise KeyError(f"{key}: no such album in this review")
+        split = [[Path(p) for p in part] for part in parts] if parts else [[p] for p in album.tracks]
+        root = key.split(" [part ", 1)[0]
+        self._splits[root] = [list(t.tracks) for t in self._album_parts_of(root) if t.key != key] + split
+        self._albums = None
+        for path in album.tracks:
+            item = self._items.get(path)
+            if item is not None and item.status is Status.ACCEPTED:
+                item.status = Status.CLASSIFIED
+        self._redecide_all()
+        return [a for a in {self._album_index().get(p) for p in album.tracks} if a is not None]
+
+    def _album_parts_of(self, root: str) -> list[Album]:
+        parts = {a.key: a for a in self._album_index().values()}
+        return [a for k, a in parts.items() if k == root or k.startswith(root + " [part ")]
+
+    def accept_album(self, key: str, genres: Iterable[str] | str | None = None) -> list[Path]:
+        """Accept (or, with `genres`, edit) every track of an album in one action."""
+        album = next((a for a in self.albums() if a.key == key), None)
+        if album is None:
+            raise KeyError(f"{key}: no such album in this review")
+        done = []
+        for path in album.tracks:
+            item = self._items.get(path)
+            if item is None or item.status in (Status.WRITTEN, Status.ERROR, Status.PENDING):
+                continue
+            if genres is not None:
+                self.edit(path, genres)
+            elif item.proposed:
+                self.accept(path)
+            else:
+                continue
+            done.append(path)
+        return done
 
     def set_failure(self, path: str | Path, error: str) -> ReviewItem:
         """Record a `ClassificationFailure` (or any per-file error) with its human reason."""
@@ -243,18 +359,13 @@ class ReviewSession:
         item.status, item.reason = Status.ERROR, error
         return item
 
-    def _propose(self, item: ReviewItem) -> tuple[str, ...]:
-        return decide_candidates(item.predictions, item.current_genres, self.policy).genres
-
     def _with_existing(self, item: ReviewItem, genres: Iterable[str]) -> tuple[str, ...]:
         return with_existing(item.current_genres, genres, self.policy)
 
     def set_keep_existing(self, keep: bool) -> None:
         """Switch add/replace; re-proposes for every item not yet decided or written."""
         self.policy = replace(self.policy, keep_existing=keep)
-        for item in self._items.values():
-            if item.status is Status.CLASSIFIED:
-                item.proposed = self._propose(item)
+        self._redecide_all()
 
     # -- decisions
     def _decidable(self, path: str | Path) -> ReviewItem:
@@ -392,6 +503,10 @@ class ReviewSession:
         item = self.item(old)
         item.track = replace(item.track, path=new)
         self._items = {(new if p == old else p): it for p, it in self._items.items()}
+        self._splits = {
+            k: [[new if p == old else p for p in part] for part in v] for k, v in self._splits.items()
+        }
+        self._albums = None
         return item
 
     def primary_genre(self, path: str | Path) -> str | None:
@@ -400,10 +515,12 @@ class ReviewSession:
         item = self.item(path)
         if item.status not in (Status.ACCEPTED, Status.WRITTEN) or not item.proposed:
             return None
-        return folder_genre(item.proposed, item.predictions, item.current_genres, self.policy)
+        cands = item.proposal.candidates if item.proposal is not None else item.predictions
+        return folder_genre(item.proposed, cands, item.current_genres, self.policy)
 
     def refresh_tracks(self, tracks: Iterable[Track]) -> None:
         """Replace on-disk metadata after a re-scan (e.g. after undo) without touching decisions."""
         for track in tracks:
             if track.path in self._items:
                 self._items[track.path].track = track
+        self._albums = None

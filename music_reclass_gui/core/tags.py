@@ -40,6 +40,9 @@ class TagInfo:
     album: str | None = None
     duration: float | None = None  # seconds
     genres: tuple[str, ...] = field(default_factory=tuple)
+    albumartist: str | None = None
+    year: str | None = None  # as tagged ("1997", "1997-05-02")
+    track: str | None = None  # as tagged ("3", "3/12")
 
 
 class _Refusal(Exception):
@@ -128,6 +131,14 @@ class _MP4Style(_StorageStyle):
 
 
 @dataclass(frozen=True)
+class _MP4TrackStyle(_MP4Style):
+    """trkn holds (number, total) pairs; shown as "3/12" like ID3."""
+
+    def get(self, tags, opts):
+        return [f"{n}/{t}" if t else str(n) for n, t in tags.get(self.key, []) if n]
+
+
+@dataclass(frozen=True)
 class _Field:
     """One logical field, declared once, with its storage style per tag family."""
 
@@ -143,6 +154,9 @@ FIELDS: dict[str, _Field] = {
     "title": _Field(_ID3Style("TIT2"), _VorbisStyle("TITLE"), _MP4Style("\xa9nam")),
     "artist": _Field(_ID3Style("TPE1"), _VorbisStyle("ARTIST"), _MP4Style("\xa9ART")),
     "album": _Field(_ID3Style("TALB"), _VorbisStyle("ALBUM"), _MP4Style("\xa9alb")),
+    "albumartist": _Field(_ID3Style("TPE2"), _VorbisStyle("ALBUMARTIST"), _MP4Style("aART")),
+    "year": _Field(_ID3Style("TDRC"), _VorbisStyle("DATE"), _MP4Style("\xa9day")),
+    "track": _Field(_ID3Style("TRCK"), _VorbisStyle("TRACKNUMBER"), _MP4TrackStyle("trkn")),
     "genres": _Field(_ID3GenreStyle(), _VorbisStyle("GENRE"), _MP4Style("\xa9gen")),
 }
 
@@ -249,6 +263,9 @@ def read_tags(path: str | Path, *, id3_separator: str = DEFAULT_ID3_SEPARATOR) -
             album=_join(get["album"]),
             duration=duration,
             genres=tuple(g.strip() for g in get["genres"] if g.strip()),
+            albumartist=_join(get["albumartist"]),
+            year=_join(get["year"]),
+            track=_join(get["track"]),
         )
 
 
