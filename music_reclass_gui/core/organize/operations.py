@@ -14,6 +14,7 @@ from typing import Any
 
 from music_reclass_gui.core.errors import OrganizeError, TagError
 from music_reclass_gui.core.organize.executor import OperationReport
+from music_reclass_gui.core.organize.extras import undo_copy
 from music_reclass_gui.core.organize.fileops import (
     check_writable_dir,
     ensure_dir,
@@ -32,7 +33,7 @@ from music_reclass_gui.core.organize.journal import (
 from music_reclass_gui.core.organize.tag_writes import tag_step
 
 UNDOABLE_KINDS = ("move", "tags")
-FILE_ACTIONS = ("move", "tags")
+FILE_ACTIONS = ("move", "tags", "copy")
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,8 @@ def _last_known_states(ops: list[Operation]) -> dict[str, dict[str, Any]]:
             if step.action == "move":
                 states.pop(_norm(i["src"]), None)
                 states[_norm(i["dst"])] = step.result
+            elif step.action == "copy":
+                states[_norm(i["dst"])] = step.result
             elif step.action == "tags":
                 states[_norm(i["path"])] = step.result
     return states
@@ -162,6 +165,9 @@ def _check_undo(remaining: list[Step], ops: list[Operation]) -> None:
                 raise OrganizeError(Path(i["src"]), "a file now exists at the original location; cannot undo")
             check_writable_dir(Path(i["dst"]).parent, "cannot move files out of this folder")
             check_writable_dir(Path(i["src"]).parent, "cannot move files back into this folder")
+        elif step.action == "copy":
+            _verify_unchanged(Path(i["dst"]), known.get(_norm(i["dst"]), step.result))
+            check_writable_dir(Path(i["dst"]).parent, "cannot remove copies from this folder")
         else:
             _verify_unchanged(Path(i["path"]), known.get(_norm(i["path"]), step.result))
             check_writable_dir(Path(i["path"]).parent, "cannot rewrite files in this folder")
@@ -208,6 +214,8 @@ def undo(op_id: str | None = None) -> OperationReport:
                         move_file(j, dst, src, reverts=step.step)
                         report.done.append(src)
                         report.moved.append((dst, src))
+                    elif step.action == "copy":
+                        undo_copy(j, step)  # a removed copy is not a restored file
                     elif step.action == "tags":
                         path = Path(i["path"])
                         tag_step(j, path, i["new_genres"], i["old_genres"], options, reverts=step.step)
