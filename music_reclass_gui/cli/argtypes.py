@@ -39,3 +39,11 @@ def positive_float(text: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a number above 0, not {text!r}")
     return value
+
+
+def genre_name(text: str) -> str:
+    """A genre to write: blank or whitespace-only text would silently clear the genre, so it is refused."""
+    name = text.strip()
+    if not name:
+        raise argparse.ArgumentTypeError("a genre cannot be blank; use --clear-genres to remove the genre")
+    return name
