@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from music_reclass_gui.cli.argtypes import positive_int
 from music_reclass_gui.cli.decide_args import add_per_track_arg, add_policy_args, policy_from_args
 from music_reclass_gui.core.errors import ModelError, MusicReclassError
 
@@ -45,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="write each file's decided genre into its tags (undoable; see the decision flags)",
     )
-    b.add_argument("--jobs", type=int, default=None, help="decoding threads (default: up to 4)")
+    b.add_argument("--jobs", type=positive_int, default=None, help="decoding threads (default: up to 4)")
     b.add_argument("--no-cache", action="store_true", help="ignore and do not update the feature cache")
     add_policy_args(b)
     b.set_defaults(func=run_batch)
@@ -59,7 +60,9 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     from music_reclass_gui.inference.device import DEVICE_CHOICES
 
     p.add_argument("--model", default=None, help="model name (see `music-reclass models`)")
-    p.add_argument("--top-k", type=int, default=3, help="how many candidate genres to report (default 3)")
+    p.add_argument(
+        "--top-k", type=positive_int, default=3, help="how many candidate genres to report (default 3)"
+    )
     p.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="where to run the network")
 
 
