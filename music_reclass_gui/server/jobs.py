@@ -47,6 +47,7 @@ class Job:
     def to_json(self) -> dict[str, Any]:
         out = {
             "job": self.id,
+            "audio_dir": self.params.get("audio_dir"),
             "kind": self.kind,
             "state": self.state,
             "total_files": self.total_files,

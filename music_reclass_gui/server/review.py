@@ -11,7 +11,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from music_reclass_gui.core.review import ReviewItem, ReviewSession, Status, default_genre_key, map_genre_key
+from music_reclass_gui.core.decide import DecisionPolicy
+from music_reclass_gui.core.review import ReviewItem, ReviewSession, Status
 from music_reclass_gui.server import writes
 
 if TYPE_CHECKING:
@@ -28,20 +29,22 @@ def safe_upload_name(name: str | None) -> str:
     return base[:200] or "upload"
 
 
-def _genre_key():
-    try:
-        from music_reclass_gui.core.genres import load_genre_map
+def decision_policy(**fields: object) -> DecisionPolicy:
+    """The decision policy with the genre map's identity (aliases merged), as the app uses it."""
+    from music_reclass_gui.core.genres import genre_key, load_genre_map
 
-        return map_genre_key(load_genre_map())
-    except Exception:  # no genre map: compare spellings only, as the app does
-        return default_genre_key
+    try:
+        key = load_genre_map().key
+    except Exception:  # no usable genre map: compare spellings only, as the app does
+        key = genre_key
+    return DecisionPolicy(key=key, **fields)  # type: ignore[arg-type]
 
 
 class ReviewService:
     def __init__(self, state: ServerState) -> None:
         self.state = state
         self.lock = threading.RLock()
-        self.session = ReviewSession(genre_key=_genre_key())
+        self.session = ReviewSession(policy=decision_policy())
         self.ops: list[str] = []  # tag operations applied from this page, newest last
         self.last_message = ""
 
@@ -104,7 +107,7 @@ class ReviewService:
 
     def clear(self) -> None:
         with self.lock:
-            self.session = ReviewSession(genre_key=self.session.genre_key)
+            self.session = ReviewSession(policy=self.session.policy)
 
     # -- writing
     def apply(self) -> dict[str, Any]:
@@ -163,6 +166,7 @@ def item_json(item: ReviewItem) -> dict[str, Any]:
         "confidence": None if item.confidence is None else round(item.confidence, 4),
         "changes_disk": item.changes_disk,
         "reason": item.reason,
+        "why": getattr(getattr(item, "proposal", None), "reason", None),  # the decision layer's reason
         "model": item.model,
         "decidable": bool(item.predictions) and item.status is not Status.WRITTEN,
     }

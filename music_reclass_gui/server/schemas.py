@@ -42,6 +42,12 @@ class BatchRequest(_Strict):
     audio_dir: str
     model: str | None = None
     write_tags: bool = False
+    # the decision layer's settings for write_tags (as `batch --write-tags` flags)
+    keep_existing: bool = False
+    multi_genre: bool = False
+    threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    min_confidence: float = Field(default=0.0, ge=0.0, le=1.0)
+    per_track: bool = False
 
 
 class JobAccepted(BaseModel):

@@ -87,7 +87,9 @@ async def classify(request: Request, state: State) -> Any:
     try:
         body = ClassifyRequest.model_validate_json(await request.body())
     except ValidationError as exc:
-        raise HTTPException(422, exc.errors(include_url=False, include_context=False, include_input=False)) from exc
+        raise HTTPException(
+            422, exc.errors(include_url=False, include_context=False, include_input=False)
+        ) from exc
     path = library_path(state, body.audio_path)
     return await run_in_threadpool(_classify, state, path, body.model, body.top_k, str(path))
 

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from music_reclass_gui.server.batch import run_batch
 from music_reclass_gui.server.deps import State, library_path, require_token
 from music_reclass_gui.server.jobs import QueueFull
+from music_reclass_gui.server.review import decision_policy
 from music_reclass_gui.server.schemas import BatchRequest
 from music_reclass_gui.server.state import ServerState
 
@@ -26,7 +27,14 @@ def batch(body: BatchRequest, state: State):
 
     folder = library_path(state, body.audio_dir, want_dir=True)
     classifier_or_404(state, body.model)  # an unknown model is refused now, not inside the job
-    params = {"audio_dir": str(folder), "model": body.model, "write_tags": body.write_tags}
+    policy = decision_policy(
+        keep_existing=body.keep_existing,
+        multi_genre=body.multi_genre,
+        threshold=body.threshold,
+        min_confidence=body.min_confidence,
+        album_mode=not body.per_track,
+    )
+    params = {"audio_dir": str(folder), "model": body.model, "write_tags": body.write_tags, "policy": policy}
     try:
         job = state.jobs.submit("batch", params, lambda j: run_batch(state, j))
     except QueueFull as exc:
