@@ -319,6 +319,28 @@ def test_review_open_decide_apply_undo(client, library):
     assert r.status_code == 409 and "cannot undo" in r.json()["detail"]
 
 
+def test_review_upload_keeps_the_files_for_apply(client, library, server):
+    client.post("/api/review/clear")
+    data = (library / "one.wav").read_bytes()
+    files = [
+        ("file", ("../../evil name.wav", data)),
+        ("file", ("evil name.wav", data)),
+        ("file", ("n.txt", b"hi")),
+    ]
+    r = client.post("/api/review/upload", files=files)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    uploads = server[1].state.server.upload_dir
+    saved = [Path(p) for p in out["saved"]]
+    assert [p.name for p in saved] == ["evil name.wav", "evil name (2).wav", "n.txt"]
+    assert all(p.parent.parent == uploads for p in saved)  # names cannot climb out of the upload folder
+    assert out["added"] == 2 and out["not_audio"] == ["n.txt"]
+    wait_job(client, out["job"])
+    items = client.get("/api/review").json()["items"]
+    assert sorted(i["status"] for i in items) == ["classified", "classified"]
+    client.post("/api/review/clear")
+
+
 def test_metrics_are_prometheus_text(client):
     r = client.get("/metrics")
     assert r.headers["content-type"].startswith("text/plain")

@@ -4,6 +4,7 @@ job), list the rows, accept/edit/reject, accept all above a confidence, apply (j
 from __future__ import annotations
 
 import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -50,8 +51,7 @@ async def upload(request: Request, state: State) -> Any:
     uploads = [f for f in form.getlist("file") if not isinstance(f, str)]
     if not uploads:
         raise HTTPException(422, "upload needs one or more files in the field 'file'")
-    folder = state.upload_dir / time.strftime("%Y%m%d-%H%M%S-") + f"{time.monotonic_ns() % 10**6:06d}"
-    folder.mkdir(parents=True)
+    folder = Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%d-%H%M%S-"), dir=state.upload_dir))
     saved = []
     for up in uploads:
         target = folder / safe_upload_name(up.filename)
