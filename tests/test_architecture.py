@@ -108,3 +108,21 @@ def test_the_rule_catches_lazy_and_relative_imports():
     )
     found = _imports(PACKAGE_DIR / "core" / "probe.py", source)  # parsed as if it lived in core/
     assert {"torch", "PySide6.QtCore", f"{PACKAGE}.ui.app", "PySide6.QtWidgets"} <= found
+
+
+def test_only_cluster_imports_ray():
+    """Ray (the scale-out engine) stays in music_reclass_gui/cluster/; the rest of the app runs without it."""
+    offenders = {m: sorted(i for i in imps if _uses({i}, "ray")) for m, imps in _modules().items()}
+    offenders = {m: i for m, i in offenders.items() if i and not _in(m, "cluster")}
+    assert offenders == {}, "ray may only be imported under music_reclass_gui/cluster/"
+
+
+def test_cluster_is_imported_only_by_the_cli_and_pyarrow_only_by_cluster():
+    bad = {}
+    for module, imps in _modules().items():
+        uses_cluster = _uses(imps, f"{PACKAGE}.cluster")
+        if uses_cluster and not (_in(module, "cli") or _in(module, "cluster")):
+            bad[module] = "imports cluster"
+        if _uses(imps, "pyarrow") and not _in(module, "cluster"):
+            bad[module] = "imports pyarrow"
+    assert bad == {}

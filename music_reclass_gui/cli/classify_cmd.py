@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from music_reclass_gui.cli import batch_ray
 from music_reclass_gui.core.errors import ModelError, MusicReclassError
 
 EXIT_FILES_FAILED = 1
@@ -39,6 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     b.add_argument("--jobs", type=int, default=None, help="decoding threads (default: up to 4)")
     b.add_argument("--no-cache", action="store_true", help="ignore and do not update the feature cache")
+    batch_ray.add_arguments(b)
     b.set_defaults(func=run_batch)
 
     m = sub.add_parser("models", help="list installed models")
@@ -108,6 +110,8 @@ class _Progress:
 def run_batch(args: argparse.Namespace) -> int:
     from music_reclass_gui.core.library import scan
 
+    if args.engine == "ray":
+        return batch_ray.run_batch_ray(args)
     if not args.folder.is_dir():
         print(f"music-reclass: {args.folder}: not a folder", file=sys.stderr)
         return EXIT_MODEL
