@@ -18,6 +18,7 @@ from music_reclass_gui.cli import main
 from music_reclass_gui.cli.batch_ray import CRASH_HOOK_ENV
 from music_reclass_gui.cluster.pipeline import LOCAL_OBJECT_STORE_BYTES
 from music_reclass_gui.cluster.results import part_files, read_results, read_rows
+from music_reclass_gui.core.albums import group_albums
 from music_reclass_gui.core.tags import read_tags
 from tests.conftest import SHARED_DATA, needs_shared_data
 
@@ -106,6 +107,18 @@ def test_ray_results_equal_the_local_engine(library, first_run):
         assert (row.size, row.mtime_ns) == (st.st_size, st.st_mtime_ns)
 
 
+def test_rows_carry_the_album_key_of_core_albums(library, first_run):
+    rows = read_results(first_run[0])
+    for folder in {r.audio_path.parent for r in rows}:
+        here = [r for r in rows if r.audio_path.parent == folder and r.error is None]
+        albums, _ = group_albums({r.audio_path: read_tags(r.audio_path) for r in here})
+        expected = {p: a.key for a in albums for p in a.tracks}
+        assert {r.audio_path: r.album for r in here} == {
+            r.audio_path: expected.get(r.audio_path) for r in here
+        }
+    assert next(r.album for r in rows if r.audio_path.name == "000005.mp3") == "AWOL — AWOL - A Way Of Life"
+
+
 def test_a_second_run_resumes_and_does_no_work(library, first_run, capsys):
     first_run = first_run[0]
     before = {p.name: p.stat().st_mtime_ns for p in part_files(first_run)}
@@ -144,14 +157,15 @@ def test_apply_writes_tags_and_organises_and_undo_restores_everything(library, f
     before = {p: (tuple(read_tags(p).genres), _digest(p)) for p in results}
     out = tmp_path / "sorted"
 
-    assert main(["apply", str(first_run), "--write-tags", "--organize", "--to", str(out), "--dry-run"]) == 0
+    apply = ["apply", str(first_run), "--write-tags", "--organize", "--to", str(out), "--per-track"]
+    assert main([*apply, "--dry-run"]) == 0
     assert {p: (tuple(read_tags(p).genres), _digest(p)) for p in results} == before
     assert not out.exists()
 
     stale = sorted(results)[0]
     os.utime(stale, ns=(stale.stat().st_atime_ns, stale.stat().st_mtime_ns + 10**9))  # "changed" since
     capsys.readouterr()
-    assert main(["apply", str(first_run), "--write-tags", "--organize", "--to", str(out)]) == 0
+    assert main(apply) == 0
     printed = capsys.readouterr().out
     assert f"skip {stale}: missing or changed" in printed
     assert stale.exists() and tuple(read_tags(stale).genres) == before[stale][0]

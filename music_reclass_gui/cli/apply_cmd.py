@@ -1,6 +1,7 @@
 """`music-reclass apply RESULTS [--write-tags] [--organize --to OUT] [--dry-run]`: act on the Parquet results of
-`batch --engine ray`, on this machine, through the same decision layer and journal as `batch --write-tags` and
-`organize` (undo with `music-reclass undo`).
+`batch --engine ray`, on this machine, through the decision layer (core.decide: thresholds, keep-existing,
+albums — the same flags) and the journal, as `batch --write-tags` and `organize --by prediction` do (undo with
+`music-reclass undo`).
 
 The plan is always printed first; `--dry-run` stops there. A file whose size or mtime changed since it was
 classified is skipped (its result may be stale), as is every file whose classification failed. Needs pyarrow
@@ -12,53 +13,31 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from music_reclass_gui.cli.decide_args import add_policy_args, policy_from_args
 from music_reclass_gui.cli.organize_cmd import print_plan
 from music_reclass_gui.cli.tags_cmd import printable
+from music_reclass_gui.core.decide import Proposal, decide_library
 from music_reclass_gui.core.errors import MusicReclassError, OrganizeError
-
-
-@dataclass(frozen=True)
-class Decision:
-    genres: tuple[str, ...]  # to write; () = leave the file alone
-    folder_genre: str | None
-    reason: str
 
 
 def _err(message: str) -> None:
     print(f"music-reclass apply: {message}", file=sys.stderr, flush=True)
 
 
-def decide(row, existing: tuple[str, ...], min_confidence: float, keep_existing: bool) -> Decision:
-    """THE one place apply turns a result row into genres and a folder: core.decide when it is installed
-    (the albums branch), else what `batch --write-tags` and `organize --by prediction` do today (the top
-    genre), with the same min-confidence and keep-existing rules."""
-    try:
-        from music_reclass_gui.core.decide import DecisionPolicy, decide_track  # type: ignore[import-not-found]
-    except ImportError:
-        top = row.genre
-        if not top:
-            return Decision((), None, "no prediction")
-        reason = f"model: {top} {row.confidence:.0%}"
-        if (row.confidence or 0.0) < min_confidence:
-            return Decision((), None, f"{reason} (below the {min_confidence:.0%} needed to write it)")
-        kept = tuple(existing) if keep_existing else ()
-        genres = kept + tuple(g for g in (top,) if g.casefold() not in {k.casefold() for k in kept})
-        return Decision(genres, top, reason)
-    policy = DecisionPolicy(min_confidence=min_confidence, keep_existing=keep_existing)
-    p = decide_track(row, existing, policy)
-    return Decision(p.genres if p.auto else (), p.folder_genre if p.auto else None, p.reason)
-
-
-def _existing_genres(path: Path) -> tuple[str, ...]:
+def _tags_of(paths: list[Path]) -> dict[Path, Any]:
+    """The tags on disk (genres for keep-existing, album tags for album decisions); None when unreadable."""
     from music_reclass_gui.core.tags import read_tags
 
-    try:
-        return tuple(read_tags(path).genres)
-    except MusicReclassError:
-        return ()
+    out: dict[Path, Any] = {}
+    for path in paths:
+        try:
+            out[path] = read_tags(path)
+        except MusicReclassError:
+            out[path] = None
+    return out
 
 
 def run_apply(args: argparse.Namespace) -> int:
@@ -74,9 +53,6 @@ def run_apply(args: argparse.Namespace) -> int:
     if not args.write_tags and not args.organize:
         _err("nothing to do: give --write-tags and/or --organize --to OUT")
         return 2
-    if not 0.0 <= args.min_confidence <= 1.0:
-        _err("--min-confidence must be between 0 and 1")
-        return 2
     if args.organize and args.to is None:
         _err("--organize needs --to OUT")
         return 2
@@ -87,20 +63,23 @@ def run_apply(args: argparse.Namespace) -> int:
     except MusicReclassError as exc:
         _err(str(exc))
         return 2
-    decided: list[tuple[Path, Decision]] = []
-    skipped: list[tuple[Path, str]] = []
+    current, skipped = [], []
     for row in rows:
         if row.error:
             skipped.append((row.audio_path, f"classification failed: {row.error}"))
         elif not row.matches_disk():
             skipped.append((row.audio_path, "missing or changed since it was classified; classify it again"))
         else:
-            existing = _existing_genres(row.audio_path) if args.keep_existing else ()
-            d = decide(row, existing, args.min_confidence, args.keep_existing)
-            if d.genres:
-                decided.append((row.audio_path, d))
-            else:
-                skipped.append((row.audio_path, d.reason))
+            current.append(row)
+    # As `batch --write-tags` and `organize --by prediction`: the decision layer sees the tags of every file
+    # on disk (albums, keep-existing) and the results of those classified.
+    tags = _tags_of([r.audio_path for r in rows if r.audio_path.is_file()])
+    decided: list[tuple[Path, Proposal]] = []
+    for path, proposal in decide_library(current, tags, policy_from_args(args)).items():
+        if proposal.auto and proposal.genres:
+            decided.append((path, proposal))
+        else:
+            skipped.append((path, proposal.reason))
     if args.write_tags:
         for path, d in decided:
             print(f"tag {printable(path)}: {'; '.join(d.genres)}   [{d.reason}]")
@@ -163,15 +142,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--write-tags", action="store_true", help="write each file's decided genres (undoable)")
     p.add_argument("--organize", action="store_true", help="move files into OUT/<Genre>/ folders (undoable)")
     p.add_argument("--to", type=Path, default=None, metavar="OUT", help="output root for --organize")
-    p.add_argument(
-        "--min-confidence",
-        type=float,
-        default=0.0,
-        metavar="P",
-        help="leave files whose best genre is less likely than P (0..1) alone (default 0)",
-    )
-    p.add_argument(
-        "--keep-existing", action="store_true", help="add the decided genre after the genres already there"
-    )
+    add_policy_args(p)
     p.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
     p.set_defaults(func=run_apply)

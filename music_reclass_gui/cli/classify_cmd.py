@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from music_reclass_gui.cli import batch_ray
+from music_reclass_gui.cli.argtypes import positive_int
+from music_reclass_gui.cli.decide_args import add_policy_args, policy_from_args
 from music_reclass_gui.core.errors import ModelError, MusicReclassError
 
 EXIT_FILES_FAILED = 1
@@ -36,10 +38,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("folder", type=Path, metavar="DIR")
     _model_args(b)
     b.add_argument(
-        "--write-tags", action="store_true", help="write each file's top genre into its tags (undoable)"
+        "--write-tags",
+        action="store_true",
+        help="write each file's decided genre into its tags (undoable; see the decision flags)",
     )
-    b.add_argument("--jobs", type=int, default=None, help="decoding threads (default: up to 4)")
+    b.add_argument("--jobs", type=positive_int, default=None, help="decoding threads (default: up to 4)")
     b.add_argument("--no-cache", action="store_true", help="ignore and do not update the feature cache")
+    add_policy_args(b)
     batch_ray.add_arguments(b)
     b.set_defaults(func=run_batch)
 
@@ -52,7 +57,9 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     from music_reclass_gui.inference.device import DEVICE_CHOICES
 
     p.add_argument("--model", default=None, help="model name (see `music-reclass models`)")
-    p.add_argument("--top-k", type=int, default=3, help="how many candidate genres to report (default 3)")
+    p.add_argument(
+        "--top-k", type=positive_int, default=3, help="how many candidate genres to report (default 3)"
+    )
     p.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="where to run the network")
 
 
@@ -119,22 +126,22 @@ def run_batch(args: argparse.Namespace) -> int:
     if clf is None:
         return EXIT_MODEL
     scan_errors: list[dict[str, str]] = []
-    files = [
-        t.path
-        for t in scan(
+    tracks = list(
+        scan(
             args.folder,
-            read_tags=False,
+            read_tags=True,
             on_error=lambda p, r: scan_errors.append({"audio_path": str(p), "error": f"{p}: {r}"}),
         )
-    ]
+    )
+    files = [t.path for t in tracks]
     results: list[dict[str, Any]] = []
     errors: list[dict[str, str]] = list(scan_errors)
-    winners = []
+    classified = []
     bar = _Progress(len(files))
     for out in clf.classify_many(files):
         if hasattr(out, "genre"):
             results.append(out.to_json())
-            winners.append((out.audio_path, out.genre))
+            classified.append(out)
         else:
             errors.append(out.to_json())
         bar.update(len(results) + len(errors) - len(scan_errors), len(errors) - len(scan_errors))
@@ -148,19 +155,29 @@ def run_batch(args: argparse.Namespace) -> int:
     }
     write_failed = False
     if args.write_tags:
-        summary["tags_written"] = written = _write_tags(winners)
+        summary["tags_written"] = written = _write_tags(_decided_changes(classified, tracks, args))
         write_failed = bool(written["failed"])
     print(json.dumps(summary, ensure_ascii=False))
     return EXIT_FILES_FAILED if errors or write_failed else 0
 
 
-def _write_tags(winners: list[tuple[Path, str]]) -> dict[str, Any]:
-    """Write each top genre through the journaled organiser, so the whole batch can be undone at once.
+def _decided_changes(classified: list, tracks: list, args: argparse.Namespace) -> list:
+    """The tag changes the decision layer (core.decide) makes of the results, as the GUI would."""
+    from music_reclass_gui.core.decide import decide_library
+    from music_reclass_gui.core.organize import TagChange
+
+    tags = {t.path: t.tags for t in tracks}
+    proposals = decide_library(classified, tags, policy_from_args(args))
+    return [TagChange(p, prop.genres) for p, prop in proposals.items() if prop.auto and prop.genres]
+
+
+def _write_tags(changes: list) -> dict[str, Any]:
+    """Write the decided genres through the journaled tag writer, so the whole batch can be undone at once.
     Returns {"op_id", "written", "failed": [{"audio_path", "error"}]}."""
-    from music_reclass_gui.core.organize import TagChange, apply_tag_changes
+    from music_reclass_gui.core.organize import apply_tag_changes
 
     try:
-        report = apply_tag_changes([TagChange(p, (g,)) for p, g in winners])
+        report = apply_tag_changes(changes)
     except MusicReclassError as exc:  # e.g. another operation holds the journal lock
         return {
             "op_id": None,

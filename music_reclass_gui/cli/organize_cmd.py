@@ -11,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+from music_reclass_gui.cli.decide_args import add_policy_args, policy_from_args
 from music_reclass_gui.cli.tags_cmd import printable
 from music_reclass_gui.core.errors import MusicReclassError, OrganizeError
 from music_reclass_gui.core.organize import (
@@ -47,23 +48,30 @@ def _genres_from_tags(folder: Path) -> list[tuple[Path, str | None]]:
     return pairs
 
 
-def _genres_from_predictions(folder: Path, model: str | None) -> list[tuple[Path, str | None]]:
+def _genres_from_predictions(folder: Path, args: argparse.Namespace) -> list[tuple[Path, str | None]]:
+    """The folder genre of every file as the decision layer (core.decide) makes it, as the GUI would."""
+    from music_reclass_gui.core.decide import decide_library
     from music_reclass_gui.core.library import scan
     from music_reclass_gui.inference.engine import Classifier  # torch only when asked for
 
-    paths = [t.path for t in scan([folder], read_tags=False)]
-    classifier = Classifier(model)
+    tracks = list(scan([folder], read_tags=True))
+    paths = [t.path for t in tracks]
+    classifier = Classifier(args.model)
     print(
         f"Classifying {len(paths)} file(s) with {classifier.model_name} on {classifier.device_description}...",
         file=sys.stderr,
         flush=True,
     )
     genres: dict[Path, str | None] = dict.fromkeys(paths)
+    results = []
     for result in classifier.classify_many(paths):
         if hasattr(result, "genre"):
-            genres[Path(result.audio_path)] = result.genre
+            results.append(result)
         else:
             _err("organize", result.error)
+    tags = {t.path: t.tags for t in tracks}
+    for path, proposal in decide_library(results, tags, policy_from_args(args)).items():
+        genres[path] = proposal.folder_genre if proposal.auto else None
     return list(genres.items())
 
 
@@ -111,10 +119,7 @@ def run_organize(args: argparse.Namespace) -> int:
         _err("organize", f"{printable(folder)}: not a folder")
         return 2
     try:
-        if args.by == "tag":
-            pairs = _genres_from_tags(folder)
-        else:
-            pairs = _genres_from_predictions(folder, args.model)
+        pairs = _genres_from_tags(folder) if args.by == "tag" else _genres_from_predictions(folder, args)
     except MusicReclassError as exc:
         _err("organize", str(exc))
         return 2
@@ -191,6 +196,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="accepted for scripts; organize never asks (running without --dry-run is the go-ahead)",
     )
+    add_policy_args(p)
     p.set_defaults(func=run_organize)
 
     u = sub.add_parser(

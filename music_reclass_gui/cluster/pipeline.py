@@ -51,6 +51,7 @@ STAGE_SCHEMA = pa.schema(
         ("error", pa.string()),
         ("waves", pa.binary()),
         ("decode_s", pa.float64()),
+        ("album", pa.string()),
     ]
 )
 SUMMARY_SCHEMA = pa.schema(
@@ -96,20 +97,41 @@ def _stage_table(rows: list[dict[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=STAGE_SCHEMA)
 
 
+def album_keys(tags: dict[Path, Any]) -> dict[Path, str]:
+    """Album key (core.albums) of the tracks of one folder. Keys do not depend on other folders: a tagged
+    album is keyed by artist and title, an untagged one by its folder, so grouping folder by folder gives the
+    keys the whole library would."""
+    from music_reclass_gui.core.albums import group_albums
+
+    albums, _ = group_albums(tags)
+    return {p: a.key for a in albums for p in a.tracks}
+
+
 def list_files(batch: pa.Table, done: ray.ObjectRef) -> Iterator[pa.Table]:
-    """Walk each listing item (a Ray task), yielding chunks of rows; files in ``done`` (an object ref of
-    (path, size, mtime_ns) keys, shared by all listing tasks) are marked skipped."""
+    """Walk each listing item (a Ray task), yielding chunks of rows, each folder's files with their album key;
+    files in ``done`` (an object ref of (path, size, mtime_ns) keys, shared by all listing tasks) are marked
+    skipped."""
     from music_reclass_gui.core.library import scan
 
     done_keys: frozenset[tuple[str, int, int]] = ray.get(done)
     rows: list[dict[str, Any]] = []
+    folder: list[tuple[Any, dict[str, Any]]] = []  # (track, row) of the folder being listed
 
     def failed(path: Path, reason: str) -> None:
         rows.append({"audio_path": str(path), "status": FAILED, "error": f"{path}: {reason}"})
 
+    def flush_folder() -> None:
+        keys = album_keys({t.path: t.tags for t, _ in folder})
+        for track, row in folder:
+            row["album"] = keys.get(track.path)
+            rows.append(row)
+        folder.clear()
+
     for item in batch.to_pylist():
         source = _own_files(item["entry"]) if item["kind"] == "files" else [item["entry"]]
-        for track in scan(source, read_tags=False, on_error=failed):
+        for track in scan(source, read_tags=True, on_error=failed):
+            if folder and folder[-1][0].path.parent != track.path.parent:
+                flush_folder()
             path = str(track.path)
             try:
                 st = os.stat(path)
@@ -117,18 +139,12 @@ def list_files(batch: pa.Table, done: ray.ObjectRef) -> Iterator[pa.Table]:
                 failed(track.path, f"cannot read the file ({exc.strerror or exc})")
                 continue
             status = SKIPPED if (path, st.st_size, st.st_mtime_ns) in done_keys else TODO
-            rows.append(
-                {
-                    "audio_path": path,
-                    "size": st.st_size,
-                    "mtime": st.st_mtime,
-                    "mtime_ns": st.st_mtime_ns,
-                    "status": status,
-                }
-            )
+            row = {"audio_path": path, "size": st.st_size, "mtime": st.st_mtime, "mtime_ns": st.st_mtime_ns}
+            folder.append((track, row | {"status": status}))
             if len(rows) >= LIST_CHUNK:
                 yield _stage_table(rows)
                 rows = []
+    flush_folder()
     if rows:
         yield _stage_table(rows)
 
@@ -194,11 +210,6 @@ class _Handoff:
 
     def put(self, key, ext_key: str, features) -> None:
         self.store[(key, ext_key)] = features
-
-
-def _album_of(path: str) -> str | None:
-    """The album key of a file. core.albums is not on main yet: the column stays null until it lands."""
-    return None
 
 
 class Tagger:
@@ -311,7 +322,7 @@ class Tagger:
             "mtime": row.get("mtime"),
             "mtime_ns": row.get("mtime_ns"),
             "model": self.clf.model_name,
-            "album": _album_of(row["audio_path"]),
+            "album": row.get("album"),
             "processing_time": seconds,
             "written_at": now,
         }

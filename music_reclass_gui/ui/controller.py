@@ -13,7 +13,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from music_reclass_gui.core.review import ReviewSession, Status, default_genre_key, map_genre_key
+from music_reclass_gui.core.genres import genre_key
+from music_reclass_gui.core.review import ReviewSession, Status
 from music_reclass_gui.ui.settings import AppSettings
 from music_reclass_gui.ui.track_table import TrackTableModel
 from music_reclass_gui.ui.workers import (
@@ -37,10 +38,10 @@ def _genre_key() -> Callable[[str], str]:
     try:
         from music_reclass_gui.core.genres import load_genre_map
 
-        return map_genre_key(load_genre_map())
+        return load_genre_map().key
     except Exception as exc:
         log.warning("genre map unavailable, comparing genres by spelling: %s", exc)
-        return default_genre_key
+        return genre_key
 
 
 class Controller(QObject):

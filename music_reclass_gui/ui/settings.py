@@ -41,6 +41,27 @@ class AppSettings:
     id3_separator: str = "; "
     output_root: str = ""  # empty: Music_Classified next to the opened folder
     recent_folders: list[str] = field(default_factory=list)
+    # command-line overrides (--model/--device): {name: (override, stored value)}; used for this run only,
+    # never written back unless the user picks another value in Settings
+    overrides: dict[str, tuple[object, object]] = field(default_factory=dict, repr=False, compare=False)
+
+    def override(self, **values: object) -> None:
+        """Use these values for this run without saving them (command-line options)."""
+        for name, value in values.items():
+            if value is None:
+                continue
+            stored = self.overrides[name][1] if name in self.overrides else getattr(self, name)
+            self.overrides[name] = (value, stored)
+            setattr(self, name, value)
+
+    def persisted(self) -> dict[str, object]:
+        """What save() writes: the fields, with command-line overrides replaced by the stored values."""
+        data = asdict(self)
+        data.pop("overrides")
+        for name, (value, stored) in self.overrides.items():
+            if data[name] == value:
+                data[name] = stored
+        return data
 
     def output_root_for(self, folder: Path | None) -> Path | None:
         """Where "Reorganise…" puts files: the configured root, else Music_Classified beside the folder."""
@@ -68,6 +89,8 @@ class AppSettings:
         if not isinstance(raw, dict):
             return settings
         for f in fields(cls):
+            if f.name == "overrides":
+                continue
             value = raw.get(f.name)
             if value is not None and _fits(value, getattr(settings, f.name)):
                 setattr(settings, f.name, value)
@@ -87,7 +110,7 @@ class AppSettings:
         fd, tmp = tempfile.mkstemp(prefix=".settings-", dir=target.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(asdict(self), fh, indent=2)
+                json.dump(self.persisted(), fh, indent=2)
             os.replace(tmp, target)
         except OSError:
             Path(tmp).unlink(missing_ok=True)
