@@ -31,6 +31,7 @@ from music_reclass_gui.core.organize.journal import (
     file_state,
     iter_operations,
     operation_lock,
+    unchanged_since,
 )
 
 UNDOABLE_KINDS = ("move", "tags")
@@ -202,15 +203,9 @@ def list_operations() -> list[OperationSummary]:
 
 
 def _verify_unchanged(path: Path, recorded: dict[str, Any]) -> None:
-    if not os.path.exists(path):
-        raise OrganizeError(path, "the file was moved or deleted since; cannot undo")
-    st = os.stat(path)
-    if st.st_size != recorded.get("size") or st.st_mtime_ns != recorded.get("mtime_ns"):
-        raise OrganizeError(
-            path, "the file was changed since (size or modification time differ); cannot undo"
-        )
-    if file_state(path)["sha256"] != recorded.get("sha256"):
-        raise OrganizeError(path, "the file's content was changed since (SHA-256 differs); cannot undo")
+    why = unchanged_since(path, recorded)
+    if why:
+        raise OrganizeError(path, f"{why}; cannot undo")
 
 
 def _last_known_states(ops: list[Operation]) -> dict[str, dict[str, Any]]:

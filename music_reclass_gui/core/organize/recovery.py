@@ -28,26 +28,51 @@ from music_reclass_gui.core.organize.journal import (
 )
 
 
-def _matches(path: Path, size: int, sha: str) -> bool:
+def _matches(path: Path, size: int, sha: str | None) -> bool:
     try:
-        return os.path.getsize(path) == size and sha256_file(path) == sha
+        return sha is not None and os.path.getsize(path) == size and sha256_file(path) == sha
     except OSError:
         return False
 
 
+def _is_recorded_file(path: Path, intent: dict) -> bool:
+    """The very file the step started from: same inode, size and mtime (read without hashing)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    if "sha256" in intent and "ino" not in intent:  # journals written before moves stopped hashing
+        return _matches(path, intent["size"], intent["sha256"])
+    return (st.st_ino, st.st_size, st.st_mtime_ns) == (
+        intent.get("ino"),
+        intent["size"],
+        intent.get("mtime_ns"),
+    )
+
+
 def _resolve_move(op: Operation, step: Step) -> tuple[bool, str]:
+    """Decide from the disk. Same drive: a hard link leaves one inode under both names. Across drives: the
+    copy is trusted only when its SHA-256 (journaled once verified) matches, and the source only when it
+    is still the file the copy was made from."""
     i = step.intent
-    src, dst, size, sha = Path(i["src"]), Path(i["dst"]), i["size"], i["sha256"]
+    src, dst, size, sha = Path(i["src"]), Path(i["dst"]), i["size"], i.get("sha256")
     tmp = Path(i["tmp"]) if i.get("tmp") else None
-    src_ok, dst_ok = _matches(src, size, sha), _matches(dst, size, sha)
+    src_ok = _is_recorded_file(src, i)
+    dst_ok = (src_ok and os.path.exists(dst) and os.path.samefile(src, dst)) or _matches(dst, size, sha)
+    if not dst_ok and not os.path.exists(src) and os.path.exists(dst):
+        dst_ok = _is_recorded_file(dst, i)  # renamed in place (same drive): the inode moved with it
     if tmp is not None and tmp.exists() and (src_ok or dst_ok):
         tmp.unlink()  # our unfinished copy; the full content is safe elsewhere
     if dst_ok and src_ok:
         os.unlink(src)  # same content at both places: finish the move
         fsync_dir(src.parent)
         return True, f"finished moving {src.name} to {dst}"
-    if dst_ok:
+    if dst_ok and not os.path.exists(src):
         return True, f"{src.name} had already reached {dst}"
+    if dst_ok:  # our copy is in place but the source was changed meanwhile: the source wins
+        with contextlib.suppress(OSError):
+            dst.unlink()
+        return False, f"{src.name} was changed during the move; it stays at {src} with its new content"
     if src_ok:
         if dst.exists() and size and os.path.getsize(dst) == 0:
             with contextlib.suppress(OSError):
