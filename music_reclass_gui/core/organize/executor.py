@@ -17,7 +17,7 @@ from music_reclass_gui.core.organize.fileops import (
     nearest_existing,
     remove_dir_if_empty,
 )
-from music_reclass_gui.core.organize.journal import JournalWriter, operation_lock
+from music_reclass_gui.core.organize.journal import JournalError, JournalWriter, operation_lock
 from music_reclass_gui.core.organize.planner import MovePlan
 
 Progress = Callable[[int, int], None]
@@ -98,6 +98,8 @@ def execute_plan(
                 try:
                     ensure_dir(j, move.dst.parent)
                     move_file(j, move.src, move.dst)
+                except JournalError:
+                    raise  # no journal, no more changes: recovery finishes what the journal began
                 except OrganizeError as exc:
                     report.failed.append((move.src, exc.reason))
                 else:
@@ -107,6 +109,8 @@ def execute_plan(
                         try:
                             move_file(j, side_src, side_dst, sidecar_of=str(move.dst))
                             report.moved.append((side_src, side_dst))
+                        except JournalError:
+                            raise
                         except OrganizeError as exc:
                             report.failed.append((side_src, exc.reason))
                 if progress is not None:

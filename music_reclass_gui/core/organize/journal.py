@@ -256,6 +256,7 @@ class JournalWriter:
         self.op_id = op_id or new_op_id()
         self.path = journal_dir() / f"{self.op_id}.jsonl"
         self._next_step = 0
+        self._reserve_used = False
         self._header = {
             "type": "begin",
             "version": JOURNAL_VERSION,
@@ -307,9 +308,12 @@ class JournalWriter:
                 raise
             with contextlib.suppress(OSError):
                 self.reserve_path.unlink()
+            self._reserve_used = True
             append_record(self.path, record)
 
     def intent(self, action: str, **fields: Any) -> int:
+        if self._reserve_used:  # the disk filled up: finish the records of what happened, start nothing
+            raise _journal_error(self.path, OSError(errno.ENOSPC, "No space left on device"))
         step = self._next_step
         self._next_step += 1
         append_record(self.path, {"type": "intent", "step": step, "action": action, **fields})

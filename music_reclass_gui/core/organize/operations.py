@@ -23,6 +23,7 @@ from music_reclass_gui.core.organize.fileops import (
     remove_dir_if_empty,
 )
 from music_reclass_gui.core.organize.journal import (
+    JournalError,
     JournalWriter,
     Operation,
     Step,
@@ -118,6 +119,8 @@ def apply_tag_changes(
                 if old != tuple(change.new_genres):
                     tag_step(j, path, old, change.new_genres, options)
                 report.done.append(path)
+            except JournalError:
+                raise
             except (TagError, OrganizeError) as exc:
                 report.failed.append((path, exc.reason))
             if progress is not None:
@@ -284,6 +287,8 @@ def undo(op_id: str | None = None) -> OperationReport:
                         path = Path(i["path"])
                         tag_step(j, path, i["new_genres"], i["old_genres"], options, reverts=step.step)
                         report.done.append(path)
+                except JournalError:
+                    raise
                 except (OrganizeError, TagError) as exc:
                     report.failed.append((exc.path or Path(i.get("path", i.get("dst", ""))), exc.reason))
             j.end("complete")

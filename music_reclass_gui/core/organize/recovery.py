@@ -133,6 +133,8 @@ def _resolve(op: Operation, step: Step) -> tuple[bool, str]:
 
 
 def _recover_one(op: Operation) -> list[str]:
+    with contextlib.suppress(OSError):
+        op.path.with_suffix(".reserve").unlink()  # the space the crashed operation had set aside
     notes = []
     n_done = sum(1 for s in op.done_steps if s.action in ("move", "tags"))
     for step in op.pending:
