@@ -12,6 +12,7 @@ import os
 import sys
 from pathlib import Path
 
+from music_reclass_gui.cli.argtypes import genre_name
 from music_reclass_gui.core.errors import MusicReclassError
 from music_reclass_gui.core.tags import DEFAULT_ID3_SEPARATOR, read_tags, write_genres
 
@@ -71,6 +72,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     group.add_argument(
         "--set-genre",
         action="append",
+        type=genre_name,
         metavar="GENRE",
         help="write this genre (repeat for several); replaces the existing genres",
     )

@@ -77,10 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setOrganizationName("music-reclass")
 
     settings = AppSettings.load()
-    if args.model:
-        settings.model = args.model
-    if args.device:
-        settings.device = args.device
+    settings.override(model=args.model, device=args.device)  # for this run only: never saved
     messages = recover_messages()
     window = MainWindow(settings)
     if messages:
@@ -121,6 +118,9 @@ def _screenshot(app: QApplication, window: MainWindow, out: Path, timeout: float
             ok = window.grab().save(str(out))
             print(f"screenshot {'saved to' if ok else 'FAILED:'} {out}", file=sys.stderr)
             code = result if ok else 1
+            if window.notice.isVisible() and window.notice.kind == "error":  # the shot shows an error
+                print(f"music-reclass-gui: {window.notice.plain_text}", file=sys.stderr)
+                code = code or 1
             loop.quit()
 
         QTimer.singleShot(300, save)

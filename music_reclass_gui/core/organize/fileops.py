@@ -159,6 +159,14 @@ def _same_content(a: os.stat_result, b: os.stat_result) -> bool:
     )
 
 
+def _copy_verified(src: Path, tmp: Path, size: int, sha: str) -> None:
+    """Copy src to tmp and check the copy against a SHA-256 taken earlier (small album extras)."""
+    if _copy_hashed(src, tmp, size) != sha:
+        raise OrganizeError(
+            src, "the copy did not match the original (size or SHA-256 differ); original kept"
+        )
+
+
 class _ChangedMeanwhile(OrganizeError):
     """Another program wrote to the source while it was being moved."""
 

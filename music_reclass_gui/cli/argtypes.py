@@ -1,0 +1,49 @@
+"""Argument types that reject nonsense numbers at parse time, so `--jobs -1` is a usage error (exit 2)
+with a clear message instead of a traceback deep inside."""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+
+def _number(text: str, kind: type, what: str) -> int | float:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, not {text!r}") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected {what}, not {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """A whole number >= 1 (jobs, folds, epochs, top-k)."""
+    value = _number(text, int, "a whole number of at least 1")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """A whole number >= 0 (seeds, counts that may be zero)."""
+    value = _number(text, int, "a whole number of at least 0")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 0, not {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """A finite number > 0 (seconds)."""
+    value = _number(text, float, "a number above 0")
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number above 0, not {text!r}")
+    return value
+
+
+def genre_name(text: str) -> str:
+    """A genre to write: blank or whitespace-only text would silently clear the genre, so it is refused."""
+    name = text.strip()
+    if not name:
+        raise argparse.ArgumentTypeError("a genre cannot be blank; use --clear-genres to remove the genre")
+    return name
