@@ -345,11 +345,12 @@ def write_genres(
     id3_version: int = 4,
     id3_separator: str = DEFAULT_ID3_SEPARATOR,
     expected_mtime: float | None = None,
+    expected_size: int | None = None,
 ) -> None:
     """Replace the genre field only (an empty list removes it); atomic (copy beside, fsync, rename).
     Every other tag and frame stays as stored: an ID3v2.3 tag stays v2.3 (TYER, TDAT, TORY, TRDA, TSIZ kept);
     `id3_version` is the version of new ID3 tags, and 3 also converts an existing v2.4 tag to v2.3.
-    `expected_mtime` (e.g. Track.mtime from the scan) refuses a file that changed since it was read.
+    `expected_mtime`/`expected_size` (Track.mtime/.size from the scan) refuse a file that changed since.
     Raises TagError, and then the file is unchanged."""
     if id3_version not in (3, 4):
         raise ValueError(f"id3_version must be 3 or 4, not {id3_version!r}")
@@ -360,7 +361,9 @@ def write_genres(
             values = _clean_genres(genres, _Options(id3_version=id3_version, id3_separator=id3_separator))
             target = Path(os.path.realpath(path))  # write through a symlink, keep the link
             st = os.stat(target)
-            if expected_mtime is not None and abs(st.st_mtime - expected_mtime) > 1e-3:
+            if (expected_mtime is not None and abs(st.st_mtime - expected_mtime) > 1e-6) or (
+                expected_size is not None and st.st_size != expected_size
+            ):
                 raise _Refusal("the file changed on disk since it was scanned; rescan and try again")
             _check_writable(target, st)
             fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".mrtmp", dir=target.parent)

@@ -26,12 +26,29 @@ from music_reclass_gui.core.organize.journal import (
 
 @dataclass(frozen=True)
 class TagChange:
+    """New genres for one file. `expected_size`/`expected_mtime` are what the scan saw (Track.size, .mtime):
+    a file replaced or edited since (so the prediction is about other audio) is refused, not written."""
+
     path: Path
     new_genres: tuple[str, ...]
+    expected_size: int | None = None
+    expected_mtime: float | None = None
+
+    @classmethod
+    def for_track(cls, track: Any, new_genres: Iterable[str]) -> TagChange:
+        """A change guarded by what the library scan saw of `track` (a core.library.Track)."""
+        return cls(track.path, tuple(new_genres), track.size, track.mtime)
 
 
 def tag_step(
-    j: JournalWriter, path: Path, old: Iterable[str], new: Iterable[str], options: dict, **extra: Any
+    j: JournalWriter,
+    path: Path,
+    old: Iterable[str],
+    new: Iterable[str],
+    options: dict,
+    *,
+    expected: TagChange | None = None,
+    **extra: Any,
 ) -> None:
     """One journaled genre write. Raises TagError (file unchanged) or OrganizeError."""
     try:
@@ -53,6 +70,8 @@ def tag_step(
             list(new),
             id3_version=options.get("id3_version", 4),
             id3_separator=options.get("id3_separator", "; "),
+            expected_mtime=expected.expected_mtime if expected else None,
+            expected_size=expected.expected_size if expected else None,
         )
     except TagError as exc:
         j.failed(step, exc.reason)
@@ -86,7 +105,7 @@ def apply_tag_changes(
             try:
                 old = tuple(tagsmod.read_tags(path, id3_separator=id3_separator).genres)
                 if old != tuple(change.new_genres):
-                    tag_step(j, path, old, change.new_genres, options)
+                    tag_step(j, path, old, change.new_genres, options, expected=change)
                 report.done.append(path)
             except JournalError:
                 raise  # no journal, no more changes
