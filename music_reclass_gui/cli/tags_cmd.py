@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from music_reclass_gui.cli.argtypes import genre_name
-from music_reclass_gui.cli.exit_codes import EXIT_FILES_FAILED
+from music_reclass_gui.cli.exit_codes import EXIT_CANNOT_RUN, EXIT_FILES_FAILED
 from music_reclass_gui.core.errors import MusicReclassError
 from music_reclass_gui.core.tags import DEFAULT_ID3_SEPARATOR, read_tags
 
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
             refused = _write([Path(os.path.abspath(p)) for p in paths], genres, args)
         except MusicReclassError as exc:  # another operation is running, or the journal cannot be written
             print(f"music-reclass tags: no genre written: {exc.reason}", file=sys.stderr, flush=True)
-            return 1
+            return EXIT_CANNOT_RUN
     for path in paths:
         try:
             if Path(os.path.abspath(path)) in refused:
