@@ -107,7 +107,16 @@ def _resolve_tags(op: Operation, step: Step) -> tuple[bool, str]:
     _remove_tag_writer_leftovers(path)
     if not path.exists():
         return False, f"{path} is missing; please check it"
-    if sha256_file(path) == i["sha256_before"]:
+    if "sha256_before" in i:  # journals written before tag writes stopped hashing
+        unchanged = sha256_file(path) == i["sha256_before"]
+    else:  # the writer always replaces the file: the same inode, size and mtime mean it never got there
+        st = os.stat(path)
+        unchanged = (st.st_ino, st.st_size, st.st_mtime_ns) == (
+            i["ino_before"],
+            i["size_before"],
+            i["mtime_ns_before"],
+        )
+    if unchanged:
         return False, f"genres of {path.name} had not been written yet; file unchanged"
     try:
         sep = op.header.get("options", {}).get("id3_separator", "; ")

@@ -19,8 +19,8 @@ from music_reclass_gui.core.organize.journal import (
     JournalError,
     JournalWriter,
     checkpoint,
-    file_state,
     operation_lock,
+    stat_record,
 )
 
 
@@ -52,7 +52,7 @@ def tag_step(
 ) -> None:
     """One journaled genre write. Raises TagError (file unchanged) or OrganizeError."""
     try:
-        before = file_state(path)
+        before = stat_record(os.stat(path))  # no hashing: the writer replaces the inode, so it tells
     except OSError as exc:
         raise OrganizeError(path, f"cannot read the file ({exc.strerror or exc})") from exc
     step = j.intent(
@@ -61,7 +61,8 @@ def tag_step(
         old_genres=list(old),
         new_genres=list(new),
         size_before=before["size"],
-        sha256_before=before["sha256"],
+        mtime_ns_before=before["mtime_ns"],
+        ino_before=before["ino"],
         **extra,
     )
     try:
@@ -80,7 +81,7 @@ def tag_step(
         j.failed(step, str(exc))
         raise OrganizeError(path, f"could not write the genre ({exc})") from exc
     checkpoint("written", step)
-    j.done(step, **file_state(path))
+    j.done(step, **stat_record(os.stat(path)))
 
 
 def apply_tag_changes(
