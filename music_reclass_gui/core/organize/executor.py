@@ -12,6 +12,7 @@ from pathlib import Path
 from music_reclass_gui.core.errors import OrganizeError
 from music_reclass_gui.core.organize.extras import copy_file
 from music_reclass_gui.core.organize.fileops import (
+    check_inside,
     check_writable_dir,
     ensure_dir,
     move_file,
@@ -77,6 +78,12 @@ def _remove_emptied(j: JournalWriter, plan: MovePlan, report: OperationReport) -
             folder = folder.parent
 
 
+def _drop_created(j: JournalWriter, created: list[Path]) -> None:
+    for folder in reversed(created):
+        if not remove_dir_if_empty(j, folder):
+            break
+
+
 def execute_plan(
     plan: MovePlan,
     *,
@@ -96,18 +103,22 @@ def execute_plan(
                 if cancelled is not None and cancelled():
                     report.cancelled = True
                     break
+                created: list[Path] = []
                 try:
-                    ensure_dir(j, move.dst.parent)
+                    check_inside(plan.out_root, move.dst)
+                    created = ensure_dir(j, move.dst.parent)
                     move_file(j, move.src, move.dst)
                 except JournalError:
                     raise  # no journal, no more changes: recovery finishes what the journal began
                 except OrganizeError as exc:
                     report.failed.append((move.src, exc.reason))
+                    _drop_created(j, created)  # a stale plan leaves no empty genre folder behind
                 else:
                     report.done.append(move.dst)
                     report.moved.append((move.src, move.dst))
                     for copy_src, copy_dst in move.copies:  # album extras kept by a split album
                         try:
+                            check_inside(plan.out_root, copy_dst)
                             ensure_dir(j, copy_dst.parent)
                             copy_file(j, copy_src, copy_dst, extra_of=str(move.dst))
                         except JournalError:
@@ -116,6 +127,7 @@ def execute_plan(
                             report.failed.append((copy_src, exc.reason))
                     for side_src, side_dst in move.sidecars:
                         try:
+                            check_inside(plan.out_root, side_dst)
                             move_file(j, side_src, side_dst, sidecar_of=str(move.dst))
                             report.moved.append((side_src, side_dst))
                         except JournalError:

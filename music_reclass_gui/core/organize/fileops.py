@@ -62,8 +62,9 @@ def check_writable_dir(folder: Path, what: str) -> None:
         raise OrganizeError(base, f"{what}: the folder is read-only; nothing was moved")
 
 
-def ensure_dir(j: JournalWriter, folder: Path, **extra: Any) -> None:
-    """Create `folder` and missing parents, one journaled mkdir each, so undo can remove exactly those."""
+def ensure_dir(j: JournalWriter, folder: Path, **extra: Any) -> list[Path]:
+    """Create `folder` and missing parents, one journaled mkdir each, so undo can remove exactly those.
+    Returns the folders created, outermost first."""
     folder = Path(os.path.abspath(folder))
     missing = []
     while not folder.exists():
@@ -80,6 +81,20 @@ def ensure_dir(j: JournalWriter, folder: Path, **extra: Any) -> None:
             raise OrganizeError(path, f"cannot create folder ({exc.strerror or exc})") from exc
         fsync_dir(path.parent)
         j.done(step)
+    return list(reversed(missing))
+
+
+def check_inside(root: Path, target: Path) -> None:
+    """Refuse a destination that, once links are resolved, is not inside `root` (a symlinked OUT/<Genre>
+    pointing elsewhere would otherwise send files outside the folder the user chose)."""
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(target)
+    if os.path.commonpath([real_root, real]) != real_root:
+        raise OrganizeError(
+            target,
+            f"this destination leads outside the output folder {root} (through a link to {real}); "
+            "the file was left where it was",
+        )
 
 
 def remove_dir_if_empty(j: JournalWriter, folder: Path, **extra: Any) -> bool:

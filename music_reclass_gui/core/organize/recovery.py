@@ -146,8 +146,11 @@ def _recover_one(op: Operation) -> list[str]:
         op.path.with_suffix(".reserve").unlink()  # the space the crashed operation had set aside
     notes = []
     n_done = sum(1 for s in op.done_steps if s.action in ("move", "tags"))
+    resolved_dirs = [Path(s.intent["path"]) for s in op.done_steps if s.action == "mkdir"]
     for step in op.pending:
         done, note = _resolve(op, step)
+        if done and step.action == "mkdir":
+            resolved_dirs.append(Path(step.intent["path"]))
         n_done += done and step.action in ("move", "tags")
         if done:
             record = {}
@@ -159,12 +162,30 @@ def _recover_one(op: Operation) -> list[str]:
             append_record(op.path, {"type": "failed", "step": step.step, "reason": f"interrupted: {note}"})
         if step.action in ("move", "tags"):
             notes.append(note)
+    if op.kind == "move":
+        _remove_empty_created(op, resolved_dirs)
     append_record(op.path, {"type": "end", "status": "interrupted"})
     head = (
         f"Operation {op.op_id} ({op.kind}, started {op.header.get('created', '?')}) was interrupted "
         f"after {n_done} of {op.header.get('n_items', '?')} item(s)"
     )
     return [head + ("; " + "; ".join(notes) if notes else "") + "."]
+
+
+def _remove_empty_created(op: Operation, created: list[Path]) -> None:
+    """Folders the interrupted operation created and left empty (the kill came before their file arrived)
+    are removed again, journaled as rmdir steps so undo still knows the operation's history."""
+    step = max((s.step for s in op.steps), default=-1) + 1
+    for folder in reversed(created):
+        with contextlib.suppress(OSError):
+            if folder.is_dir() and not any(folder.iterdir()):
+                append_record(
+                    op.path, {"type": "intent", "step": step, "action": "rmdir", "path": str(folder)}
+                )
+                os.rmdir(folder)
+                fsync_dir(folder.parent)
+                append_record(op.path, {"type": "done", "step": step, "recovered": True})
+                step += 1
 
 
 def recover_interrupted() -> list[str]:
