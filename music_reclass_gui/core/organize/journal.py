@@ -204,8 +204,9 @@ def _repair_torn_tail(fh: Any) -> None:
     fh.seek(keep)
 
 
-def append_record(path: Path, record: dict[str, Any]) -> None:
-    """Append one line and fsync it: once this returns, the record survives a power loss.
+def append_record(path: Path, record: dict[str, Any], *, durable: bool = True) -> None:
+    """Append one line and fsync it (unless `durable` is False: a hint recovery can do without), so once
+    this returns the record survives a power loss.
 
     On any write failure (ENOSPC, EIO, ...) the file is cut back to where it was, so no torn line stays
     behind, and JournalError says why; the caller then stops before changing anything more."""
@@ -222,7 +223,8 @@ def append_record(path: Path, record: dict[str, Any]) -> None:
             start = fh.tell()
             fh.write(line)
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         except OSError as exc:
             if start is not None:
                 with contextlib.suppress(OSError):
@@ -321,8 +323,9 @@ class JournalWriter:
         return step
 
     def note(self, step: int, **fields: Any) -> None:
-        """Add what became known mid-step (the SHA-256 of a copy) to the step's intent, for recovery."""
-        append_record(self.path, {"type": "note", "step": step, **fields})
+        """Add what became known mid-step (the SHA-256 of a copy) to the step's intent: a hint for recovery,
+        which can decide without it, so it costs no fsync (the step's done line is made durable)."""
+        append_record(self.path, {"type": "note", "step": step, **fields}, durable=False)
 
     def done(self, step: int, **fields: Any) -> None:
         self._append_outcome({"type": "done", "step": step, **fields})

@@ -59,6 +59,9 @@ def _resolve_move(op: Operation, step: Step) -> tuple[bool, str]:
     tmp = Path(i["tmp"]) if i.get("tmp") else None
     src_ok = _is_recorded_file(src, i)
     dst_ok = (src_ok and os.path.exists(dst) and os.path.samefile(src, dst)) or _matches(dst, size, sha)
+    if not dst_ok and sha is None and "ino" in i and os.path.exists(dst) and os.path.getsize(dst) == size > 0:
+        # the copy's hash note was lost with the power: a copy only gets its final name once verified
+        dst_ok = not os.path.exists(src) or not os.path.samefile(src, dst)
     if not dst_ok and not os.path.exists(src) and os.path.exists(dst):
         dst_ok = _is_recorded_file(dst, i)  # renamed in place (same drive): the inode moved with it
     if tmp is not None and tmp.exists() and (src_ok or dst_ok):
