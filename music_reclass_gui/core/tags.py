@@ -346,11 +346,14 @@ def write_genres(
     id3_separator: str = DEFAULT_ID3_SEPARATOR,
     expected_mtime: float | None = None,
     expected_size: int | None = None,
+    keep_original: Path | None = None,
 ) -> None:
     """Replace the genre field only (an empty list removes it); atomic (copy beside, fsync, rename).
     Every other tag and frame stays as stored: an ID3v2.3 tag stays v2.3 (TYER, TDAT, TORY, TRDA, TSIZ kept);
     `id3_version` is the version of new ID3 tags, and 3 also converts an existing v2.4 tag to v2.3.
     `expected_mtime`/`expected_size` (Track.mtime/.size from the scan) refuse a file that changed since.
+    `keep_original` (a free name beside the file) keeps the original file there, byte for byte, at no
+    I/O cost (a hard link to the inode the write replaces), so an undo can put back the exact bytes.
     Raises TagError, and then the file is unchanged."""
     if id3_version not in (3, 4):
         raise ValueError(f"id3_version must be 3 or 4, not {id3_version!r}")
@@ -397,6 +400,8 @@ def write_genres(
             _fsync_path(Path(tmp))
             if not _same_file_state(st, os.stat(target)):
                 raise _Refusal("the file changed while its tags were being written; try again")
+            if keep_original is not None:  # the old inode stays under this name: exact bytes, no copy
+                os.link(target, keep_original)
             os.replace(tmp, target)
             tmp = None
             with contextlib.suppress(OSError):

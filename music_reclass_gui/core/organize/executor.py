@@ -97,6 +97,9 @@ def execute_plan(
         preflight(plan)
         options = {"out_root": str(plan.out_root), "remove_empty_dirs": remove_empty_dirs}
         with JournalWriter("move", len(plan.moves), options=options) as j:
+            from music_reclass_gui.core.organize.tag_writes import prune_backups  # tag_writes imports us
+
+            prune_backups()  # earlier tag writes are final now: their kept originals go
             report = OperationReport(j.op_id, "move")
             total = len(plan.moves)
             for i, move in enumerate(plan.moves):

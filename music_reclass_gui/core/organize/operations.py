@@ -31,7 +31,7 @@ from music_reclass_gui.core.organize.journal import (
     operation_lock,
     unchanged_since,
 )
-from music_reclass_gui.core.organize.tag_writes import tag_step
+from music_reclass_gui.core.organize.tag_writes import restore_backup, tag_step
 
 UNDOABLE_KINDS = ("move", "tags")
 FILE_ACTIONS = ("move", "tags", "copy")
@@ -234,7 +234,8 @@ def undo(op_id: str | None = None, progress: Progress | None = None) -> Operatio
                         undo_copy(j, step)  # a removed copy is not a restored file
                     elif step.action == "tags":
                         path = Path(i["path"])
-                        tag_step(j, path, i["new_genres"], i["old_genres"], options, reverts=step.step)
+                        if not restore_backup(j, i, step.step):  # else the genres are written back
+                            tag_step(j, path, i["new_genres"], i["old_genres"], options, reverts=step.step)
                         report.done.append(path)
                 except JournalError:
                     raise

@@ -119,8 +119,16 @@ def _resolve_tags(op: Operation, step: Step) -> tuple[bool, str]:
             i["size_before"],
             i["mtime_ns_before"],
         )
+    backup = Path(i["backup"]) if i.get("backup") else None
     if unchanged:
+        if backup is not None:
+            with contextlib.suppress(OSError):
+                backup.unlink()  # linked just before the crash: the same file, not an original to keep
         return False, f"genres of {path.name} had not been written yet; file unchanged"
+    if backup is not None and backup.exists():
+        from music_reclass_gui.core.organize.tag_writes import _remember_backup
+
+        _remember_backup(backup)  # kept for a byte-exact undo until the next operation, as usual
     try:
         sep = op.header.get("options", {}).get("id3_separator", "; ")
         genres = list(tagsmod.read_tags(path, id3_separator=sep).genres)

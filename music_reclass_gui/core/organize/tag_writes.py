@@ -6,7 +6,9 @@ by calling `tag_step` with old and new swapped. Faces never call `core.tags.writ
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,8 @@ from music_reclass_gui.core.organize.journal import (
     JournalError,
     JournalWriter,
     checkpoint,
+    fsync_dir,
+    journal_dir,
     operation_lock,
     stat_record,
 )
@@ -55,6 +59,9 @@ def tag_step(
         before = stat_record(os.stat(path))  # no hashing: the writer replaces the inode, so it tells
     except OSError as exc:
         raise OrganizeError(path, f"cannot read the file ({exc.strerror or exc})") from exc
+    backup = (
+        _backup_name(path, j.op_id) if "reverts" not in extra and _room_for_backup(path, before) else None
+    )
     step = j.intent(
         "tags",
         path=str(path),
@@ -63,6 +70,7 @@ def tag_step(
         size_before=before["size"],
         mtime_ns_before=before["mtime_ns"],
         ino_before=before["ino"],
+        **({"backup": str(backup)} if backup else {}),
         **extra,
     )
     try:
@@ -73,15 +81,103 @@ def tag_step(
             id3_separator=options.get("id3_separator", "; "),
             expected_mtime=expected.expected_mtime if expected else None,
             expected_size=expected.expected_size if expected else None,
+            keep_original=backup,
         )
     except TagError as exc:
+        _drop(backup)
         j.failed(step, exc.reason)
         raise
     except Exception as exc:  # a library error the tag module did not translate: still a clean failure
+        _drop(backup)
         j.failed(step, str(exc))
         raise OrganizeError(path, f"could not write the genre ({exc})") from exc
     checkpoint("written", step)
+    if backup is not None:
+        _remember_backup(backup)
     j.done(step, **stat_record(os.stat(path)))
+
+
+# Byte-exact undo. The writer replaces a file by a new inode; the old one is kept under a hidden name beside
+# it (a hard link: no copy, but it holds its disk space) until the operation is final: the next journaled
+# operation prunes it. Undo then renames it back, so a WAV gets no empty ID3 chunk and an Ogg does not grow.
+BACKUP_SUFFIX = ".mrorig"
+_MIN_FREE_AFTER = 256 * 2**20  # keep backups only while the disk keeps this much free besides
+_MIN_FREE_SHARE = 0.05  # ... and this share of its size
+
+
+def _backup_name(path: Path, op_id: str) -> Path:
+    return path.parent / f".{path.name}.{op_id[-6:]}{BACKUP_SUFFIX}"
+
+
+def _room_for_backup(path: Path, before: dict[str, Any]) -> bool:
+    try:
+        usage = shutil.disk_usage(path.parent)
+    except OSError:
+        return False
+    return usage.free - before["size"] > max(_MIN_FREE_AFTER, _MIN_FREE_SHARE * usage.total)
+
+
+def _drop(backup: Path | None) -> None:
+    if backup is not None:
+        with contextlib.suppress(OSError):
+            backup.unlink()
+
+
+def _backup_list() -> Path:
+    return journal_dir() / "backups.txt"
+
+
+def _remember_backup(backup: Path) -> None:
+    with open(_backup_list(), "a", encoding="utf-8", errors="surrogateescape") as fh:
+        fh.write(str(backup) + "\n")
+
+
+def prune_backups() -> None:
+    """Make earlier tag operations final: drop the original files kept for their byte-exact undo (their
+    undo still restores the genres, by rewriting them)."""
+    listing = _backup_list()
+    if not listing.exists():
+        return
+    for line in listing.read_text(encoding="utf-8", errors="surrogateescape").splitlines():
+        if line.endswith(BACKUP_SUFFIX):
+            _drop(Path(line))
+    with contextlib.suppress(OSError):
+        listing.unlink()
+
+
+def restore_backup(j: JournalWriter, step_intent: dict[str, Any], reverts: int) -> bool:
+    """Undo one tag write by putting back the original file kept beside it (exact bytes and times). The
+    caller verified the file is as the write left it. Returns False when no usable backup is there."""
+    path, backup = Path(step_intent["path"]), step_intent.get("backup")
+    if not backup:
+        return False
+    backup = Path(backup)
+    try:
+        st = os.stat(backup)
+    except OSError:
+        return False
+    if (st.st_ino, st.st_size, st.st_mtime_ns) != (
+        step_intent["ino_before"],
+        step_intent["size_before"],
+        step_intent["mtime_ns_before"],
+    ):
+        return False
+    step = j.intent(
+        "tags",
+        path=str(path),
+        old_genres=list(step_intent["new_genres"]),
+        new_genres=list(step_intent["old_genres"]),
+        restored_from=str(backup),
+        reverts=reverts,
+    )
+    try:
+        os.replace(backup, path)
+        fsync_dir(path.parent)
+    except OSError as exc:
+        j.failed(step, exc.strerror or str(exc))
+        raise OrganizeError(path, f"could not put the original file back ({exc.strerror or exc})") from exc
+    j.done(step, **stat_record(os.stat(path)))
+    return True
 
 
 def apply_tag_changes(
@@ -97,6 +193,7 @@ def apply_tag_changes(
     changes = list(changes)
     options = {"id3_version": id3_version, "id3_separator": id3_separator}
     with operation_lock(), JournalWriter("tags", len(changes), options=options) as j:
+        prune_backups()
         report = OperationReport(j.op_id, "tags")
         for i, change in enumerate(changes):
             if cancelled is not None and cancelled():
