@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from music_reclass_gui.cli import batch_ray
 from music_reclass_gui.cli.argtypes import add_device_option, positive_int
 from music_reclass_gui.cli.decide_args import add_per_track_arg, add_policy_args, policy_from_args
 from music_reclass_gui.cli.exit_codes import EXIT_CANNOT_RUN as EXIT_MODEL
@@ -49,6 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--jobs", type=positive_int, default=None, help="decoding threads (default: up to 4)")
     b.add_argument("--no-cache", action="store_true", help="ignore and do not update the feature cache")
     add_policy_args(b)
+    batch_ray.add_arguments(b)
     b.set_defaults(func=run_batch)
 
     m = sub.add_parser("models", help="list installed models")
@@ -146,6 +148,8 @@ def run_batch(args: argparse.Namespace) -> int:
     from music_reclass_gui.core.library import scan
     from music_reclass_gui.core.organize import TagChange
 
+    if args.engine == "ray":
+        return batch_ray.run_batch_ray(args)
     if not args.folder.is_dir():
         print(f"music-reclass: {args.folder}: not a folder", file=sys.stderr)
         return EXIT_MODEL
