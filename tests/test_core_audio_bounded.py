@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import tone, write_audio
 
 from music_reclass_gui.core import audio
 from music_reclass_gui.core.errors import DecodeError
 from music_reclass_gui.inference.excerpts import EXCERPT_S, N_EXCERPTS, decode_excerpts
+from tests.conftest import tone, write_audio
 
 
 def streaming_wav(path: Path, seconds: float, sr: int = 44100) -> Path:
