@@ -41,7 +41,7 @@ def test_classify_prints_one_json_line_per_file(music, capsys):
     lines = _lines(capsys.readouterr().out)
     assert code == 1 and len(lines) == 4
     for ok in (lines[0], lines[2]):
-        assert set(ok) == RESULT_KEYS and ok["model"] == "msd-musicnn"
+        assert set(ok) == RESULT_KEYS and ok["model"] == "broad"
         assert len(ok["top_predictions"]) == 2 and ok["top_predictions"][0] == {
             "genre": ok["genre"],
             "confidence": ok["confidence"],

@@ -28,6 +28,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("files", nargs="+", type=Path, metavar="FILE")
     _model_args(p)
     p.add_argument("--tags", action="store_true", help="also print the model's raw scores for all its labels")
+    p.add_argument(
+        "--multi-label",
+        action="store_true",
+        help='also print "labels": every genre whose own calibrated probability reaches --floor (a track '
+        "can have several; needs a multi-label model such as the default)",
+    )
+    p.add_argument(
+        "--floor",
+        type=_probability,
+        default=None,
+        help="smallest probability listed by --multi-label (default 0.1)",
+    )
     p.add_argument("--no-cache", action="store_true", help="ignore and do not update the feature cache")
     p.set_defaults(func=run_classify)
 
@@ -44,6 +56,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     m = sub.add_parser("models", help="list installed models")
     m.add_argument("--json", action="store_true", help="one JSON object per model instead of a table")
     m.set_defaults(func=run_models)
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a probability between 0 and 1")
+    return value
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
@@ -70,10 +92,19 @@ def run_classify(args: argparse.Namespace) -> int:
     clf = _classifier(args)
     if clf is None:
         return EXIT_MODEL
+    from music_reclass_gui.inference.engine import LABELS_FLOOR
+
+    floor = LABELS_FLOOR if args.floor is None else args.floor
+    if args.multi_label and getattr(clf.model, "multi_label", False) is False:
+        print(
+            f"music-reclass: model {clf.model_name!r} gives one distribution over exclusive genres, not each "
+            'genre its own probability: "labels" is null (use a multi-label model, e.g. the default)',
+            file=sys.stderr,
+        )
     failed = 0
     for out in clf.classify_many(args.files):
         if hasattr(out, "genre"):
-            line = out.to_json(include_tags=args.tags)
+            line = out.to_json(include_tags=args.tags, multi_label=args.multi_label, floor=floor)
         else:
             failed += 1
             line = out.to_json()
