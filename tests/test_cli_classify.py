@@ -57,6 +57,10 @@ def test_classify_prints_one_json_line_per_file(music, capsys):
 def test_classify_tags_carry_every_label(music, capsys):
     _, files, _, _ = music
     assert main(["classify", str(files[2]), "--tags", "--no-cache", "--device", "cpu"]) == 0
+    (line,) = _lines(capsys.readouterr().out)  # the default: its genres, then both taggers' raw scores
+    assert len(line["tags"]) == 20 + 50 + 50
+    assert {"Electronic", "msd-musicnn:female vocalists", "mtt-musicnn:no vocals"} <= set(line["tags"])
+    assert main(["classify", str(files[2]), "--tags", "--model", "msd-musicnn", "--device", "cpu"]) == 0
     (line,) = _lines(capsys.readouterr().out)
     assert len(line["tags"]) == 50 and {"female vocalists", "00s", "Hip-Hop"} <= set(line["tags"])
 

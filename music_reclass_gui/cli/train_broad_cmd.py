@@ -26,6 +26,7 @@ def register_train(tsub: argparse._SubParsersAction) -> None:
     b.add_argument("--name", default="broad", help="model name (default broad)")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--out", type=Path, default=None, help="folder for weights + card (default: your models)")
+    b.add_argument("--figures", type=Path, default=None, metavar="DIR", help="also write the reliability PNG")
     b.add_argument("--no-cache", action="store_true", help="recompute features instead of using the cache")
     b.add_argument("--quiet", action="store_true", help="no progress bars")
     b.set_defaults(func=_train_broad)
@@ -46,6 +47,8 @@ def _train_broad(args: argparse.Namespace) -> int:
         words += ["--seed", str(args.seed)]
     if args.out is not None:
         words += ["--out", str(args.out)]
+    if args.figures is not None:
+        words += ["--figures", str(args.figures)]
     run = BroadRun(
         name=args.name,
         out_dir=args.out or user_models_dir(),
@@ -55,6 +58,7 @@ def _train_broad(args: argparse.Namespace) -> int:
         use_cache=not args.no_cache,
         progress=not args.quiet,
         reproduce=" ".join(shlex.quote(w) for w in words),
+        figures=args.figures,
     )
     try:
         path = train_broad_model(run)

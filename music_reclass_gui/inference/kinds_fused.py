@@ -15,7 +15,7 @@ For genre g: ``z_g = c_g + [g in head] (a * log p_head(g) + d * logit(o)) + [g h
 where ``s_g`` is the highest tagger score among g's evidence labels and ``o`` the highest among genres the
 head does not know. ``p_g = sigmoid(z_g)`` is the calibrated probability that g is one of the track's genres
 (``ModelOutput.label_probs``); ``probs`` is the same vector normalised to sum to 1, for callers that want one
-distribution.
+distribution. ``tags`` holds the genre probabilities and every tagger score as ``"<tagger>:<label>"``.
 """
 
 from __future__ import annotations
@@ -111,6 +111,9 @@ class FusedGenreModel:
         by_model = {t: features[k] for t, k in self._key_of.items()}
         p = self.label_probabilities(by_model)
         tags = {lab: float(v) for lab, v in zip(self.labels, p, strict=True)}
+        for tagger, e in zip(self._key_of, self.extractors, strict=True):  # the evidence, raw
+            scores = by_model[tagger]["tags"]
+            tags.update({f"{tagger}:{lab}": float(v) for lab, v in zip(e.labels, scores, strict=True)})
         first = by_model[next(iter(by_model))]
         emb = first.get("embedding")
         return ModelOutput(

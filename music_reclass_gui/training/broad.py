@@ -495,6 +495,7 @@ class BroadRun:
     use_cache: bool = True
     progress: bool = True
     reproduce: str = ""
+    figures: Path | None = None  # also write the reliability diagram here (PNG)
 
 
 def train_broad_model(run: BroadRun) -> Path:
@@ -525,6 +526,9 @@ def train_broad_model(run: BroadRun) -> Path:
     known = np.flatnonzero((data.truth >= 0).any(1) & ((data.truth == 1).sum(1) == 1))
     y_single = np.array([int(np.flatnonzero(data.truth[i] == 1)[0]) for i in known])
     top_ece = expected_calibration_error(oof[known] / oof[known].sum(1, keepdims=True), y_single)
+    top_conf = oof[known].max(1)
+    top_right = (oof[known].argmax(1) == y_single).astype(np.int64)
+    top_ece_own, _ = binary_ece(top_conf[:, None], top_right[:, None])
     multi = [t for t in library["tracks"] if len(t["above_floor"]) >= 2]
     log(
         f"  GTZAN top-1 out of fold: {gtzan['accuracy']:.2f} (among GTZAN's ten {gtzan['accuracy_among_gtzan_genres']:.2f})"
@@ -532,6 +536,15 @@ def train_broad_model(run: BroadRun) -> Path:
     log(f"  library: top-1 is a true genre for {library['hits']} of {library['with_truth']} tracks")
     log(f"  per-genre ECE ({ECE_BINS} bins): {ece_before:.4f} naive -> {ece_after:.4f} fused")
 
+    if run.figures is not None:
+        from music_reclass_gui.training.evaluate import save_reliability_png
+
+        figure = save_reliability_png(
+            {"before (unfused scores)": reliability_before, "after (fused, calibrated)": reliability},
+            run.figures / f"{run.name}-reliability.png",
+            f"{run.name}: per-genre probabilities, out of fold, {int((data.truth >= 0).sum())} pairs",
+        )
+        log(f"  reliability diagram: {figure}")
     rows = np.arange(len(data.keys))
     fitted = fit_all(x, data, tag_ev, rows, run.seed)
     hrows = head_rows(data, rows)
@@ -595,7 +608,12 @@ def train_broad_model(run: BroadRun) -> Path:
             ),
             "reliability_after": reliability,
             "reliability_before": reliability_before,
-            "top_label_ece_after": round(top_ece, 4),
+            "top_label_ece": round(top_ece_own, 4),
+            "top_label_ece_what": (
+                "the shown confidence (the top genre's own probability) against whether the top genre is a "
+                f"true one, over the {len(known)} single-genre tracks, {ECE_BINS} bins"
+            ),
+            "top_label_ece_normalised": round(top_ece, 4),
             "pairs": int((data.truth >= 0).sum()),
         },
         "preprocessing": {
@@ -612,4 +630,71 @@ def train_broad_model(run: BroadRun) -> Path:
         "train_keys": list(data.keys),
         "reproduce": run.reproduce,
     }
-    return publish(run.out_dir, card, weights)
+    path = publish(run.out_dir, card, weights)
+    if run.figures is not None:
+        report = run.figures / f"{run.name}-model.md"
+        report.write_text(report_markdown(card), encoding="utf-8")
+        log(f"  report: {report}")
+    return path
+
+
+def report_markdown(card: dict[str, Any]) -> str:
+    """The card's evaluation as Markdown (docs/broad-model.md is this, written by the run with --figures)."""
+    m, cal = card["metrics"], card["calibration"]
+    g, lib = m["gtzan"], m["library"]
+    cols = g["confusion"]["columns (predicted)"]
+    lines = [
+        f"# `{card['name']}`: evaluation (written by the training run)",
+        "",
+        f"Reproduce: `{card['reproduce']}`",
+        "",
+        f"Protocol: {m['protocol']}",
+        "",
+        f"Caveats: {m['note']}",
+        "",
+        "## GTZAN clips, out of fold",
+        "",
+        f"Top-1 over all {len(card['labels'])} genres: **{g['accuracy']:.0%}** of {g['n']} clips; "
+        f"among GTZAN's ten only: {g['accuracy_among_gtzan_genres']:.0%}. Unfused baseline on the same folds "
+        f"(head softmax / raw tagger scores): {m['gtzan_naive_baseline']['accuracy']:.0%} "
+        f"({m['gtzan_naive_baseline']['accuracy_among_gtzan_genres']:.0%} among the ten).",
+        "",
+        "| true \\ predicted | " + " | ".join(cols) + " | top-1 |",
+        "|---" * (len(cols) + 2) + "|",
+    ]
+    for name, row in zip(g["confusion"]["rows (true)"], g["confusion"]["counts"], strict=True):
+        lines.append(f"| {name} | " + " | ".join(str(v) for v in row) + f" | {g['per_genre'][name]:.0%} |")
+    lines += [
+        "",
+        "## Real library tracks, out of fold (their folder left out)",
+        "",
+        f"Top-1 is a true genre for **{lib['hits']} of {lib['with_truth']}** tracks with a known genre.",
+        "",
+        f"| track | truth | top-1 (probability) | genres ≥ {lib['floor']} |",
+        "|---|---|---|---|",
+    ]
+    for t in lib["tracks"]:
+        above = ", ".join(f"{k} {v:.2f}" for k, v in t["above_floor"].items()) or "-"
+        mark = {True: "✓", False: "✗", None: "?"}[t["hit"]]
+        lines.append(
+            f"| {t['track']} | {', '.join(t['truth']) or 'unknown'} | {mark} {t['top1']} "
+            f"({t['top1_probability']:.2f}) | {above} |"
+        )
+    lines += [
+        "",
+        "## Calibration (out of fold)",
+        "",
+        f"Per-genre ECE ({cal['ece_bins']} bins, {cal['pairs']} (track, genre) pairs): "
+        f"{cal['per_genre_ece_before']:.4f} unfused → **{cal['per_genre_ece_after']:.4f}** fused. "
+        f"Top-label ECE (shown confidence vs top-1 right): {cal['top_label_ece']:.4f}.",
+        "",
+        f"![reliability]({card['name']}-reliability.png)",
+        "",
+        "| bin | pairs | mean probability | observed frequency |",
+        "|---|---|---|---|",
+    ]
+    for r in cal["reliability_after"]:
+        lines.append(
+            f"| {r['bin']} | {r['pairs']} | {r['mean_probability']:.3f} | {r['observed_frequency']:.3f} |"
+        )
+    return "\n".join(lines) + "\n"
