@@ -64,6 +64,18 @@ def test_id3v23_with_separator(make_audio, capsys):
     assert f.tags.version == (2, 3, 0) and f.tags["TCON"].text == ["Rock / Blues"]
 
 
+@pytest.mark.parametrize("blank", ["", " ", "\t "])
+def test_a_blank_genre_is_refused_and_the_file_keeps_its_genre(make_audio, capsys, blank):
+    song = make_audio("a.flac", seconds=1.0)
+    assert run_cli(capsys, str(song), "--set-genre", "Jazz")[0] == 0
+    before = song.read_bytes()
+    with pytest.raises(SystemExit) as exc:
+        main(["tags", str(song), "--set-genre", blank])
+    assert exc.value.code == 2
+    assert "a genre cannot be blank; use --clear-genres" in capsys.readouterr().err
+    assert song.read_bytes() == before and mutagen.File(song).tags["GENRE"] == ["Jazz"]
+
+
 def test_clear_genres(make_audio, capsys):
     path = make_audio("song.ogg", seconds=1.0)
     run_cli(capsys, str(path), "--set-genre", "Rock")

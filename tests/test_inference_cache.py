@@ -53,6 +53,31 @@ def test_garbage_cache_file_is_moved_aside_and_rebuilt(tmp_path):
     assert cache.recovered and list(tmp_path.glob("c.sqlite3.corrupt-*"))
 
 
+def test_only_the_newest_damaged_copy_is_kept(tmp_path):
+    db = tmp_path / "c.sqlite3"
+    for stamp in ("20200101-000000", "20210101-000000"):  # left by earlier recoveries
+        (tmp_path / f"c.sqlite3.corrupt-{stamp}").write_bytes(b"old")
+        (tmp_path / f"c.sqlite3.corrupt-{stamp}-wal").write_bytes(b"old")
+    song = tmp_path / "a.wav"
+    song.write_bytes(b"a")
+    for round_ in range(3):
+        garbage = os.urandom(5000)
+        db.write_bytes(garbage)
+        cache = FeatureCache(db)
+        cache.put(file_key(song), "k", _features(1.0))
+        cache.close()
+        kept = list(tmp_path.glob("c.sqlite3.corrupt-*"))
+        assert [p.read_bytes() for p in kept] == [garbage], round_  # the newest damaged copy only
+
+
+def test_a_symbolic_link_loop_is_named_as_such(tmp_path, default_classifier):
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    [out] = list(default_classifier.classify_many([tmp_path / "a"]))
+    assert "symbolic link loop" in out.error and str(tmp_path) in out.error
+    assert "RuntimeError" not in out.error
+
+
 def test_truncated_and_foreign_schema_files_are_rebuilt(tmp_path):
     song = tmp_path / "a.wav"
     song.write_bytes(b"a")

@@ -54,6 +54,51 @@ def test_screenshot_command_classifies_and_saves_a_png(qtbot, make_audio, tmp_pa
     assert (image.width(), image.height()) == (1024, 600)
 
 
+def test_command_line_overrides_are_not_saved_and_an_error_fails_the_screenshot(qtbot, make_audio, tmp_path):
+    """`--model nonesuch --device cpu` is for this run only: settings.json keeps what the user chose; the
+    screenshot run that ended in an error exits non-zero; the banner reads the quotes as quotes."""
+    import json
+
+    from music_reclass_gui.ui.app import main
+
+    AppSettings(model="msd-musicnn", device="auto", top_k=4).save()
+    lib = tmp_path / "lib"
+    make_audio("a.ogg", seconds=2.0, folder=lib)
+    out = tmp_path / "shot.png"
+    code = main(
+        ["--screenshot", str(out), "--model", "nonesuch", "--device", "cpu", "--timeout", "60", str(lib)]
+    )
+    assert code == 1
+    saved = json.loads(AppSettings.path().read_text(encoding="utf-8"))
+    assert (saved["model"], saved["device"], saved["top_k"]) == ("msd-musicnn", "auto", 4)
+    assert saved["recent_folders"] == [str(lib.resolve())]  # the file was written this run
+    assert "overrides" not in saved
+    loaded = AppSettings.load()
+    assert (loaded.model, loaded.device) == ("msd-musicnn", "auto")
+
+
+def test_overrides_give_way_to_a_value_picked_in_settings(tmp_path):
+    settings = AppSettings(model="gtzan")
+    settings.override(model="nonesuch", device="cpu")
+    assert (settings.model, settings.device) == ("nonesuch", "cpu")
+    settings.save()
+    assert (AppSettings.load().model, AppSettings.load().device) == ("gtzan", "auto")
+    import dataclasses
+
+    chosen = dataclasses.replace(settings, model="msd-musicnn")  # the user picks another model in Settings
+    chosen.save()
+    assert (AppSettings.load().model, AppSettings.load().device) == ("msd-musicnn", "auto")
+
+
+def test_the_error_banner_shows_quotes_once(qtbot):
+    win = MainWindow(AppSettings())
+    qtbot.addWidget(win)
+    win.notice.show_message("device 'cuda' was requested <b>but</b> & not there", "error", ["a 'b' c"])
+    assert win.notice.label.textFormat() == Qt.TextFormat.RichText  # the escaped HTML is rendered, once
+    assert win.notice.plain_text == "device 'cuda' was requested <b>but</b> & not there\na 'b' c"
+    assert "&#x27;" not in win.notice.plain_text and "&amp;" not in win.notice.plain_text
+
+
 def test_settings_dialog_persists_and_applies(qtbot, classified):
     win = classified
     dialog = SettingsDialog(win.settings, win)

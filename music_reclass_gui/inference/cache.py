@@ -4,14 +4,16 @@ Key: (resolved path, size, mtime_ns, extractor key). The extractor key carries t
 the excerpt plan version, so new weights or a new plan never reuse stale features. A row whose size or
 mtime no longer matches the file is a miss and is replaced on the next ``put``. Values are the feature dict
 stored as ``np.savez`` bytes (no pickle). A cache file that is not a readable SQLite database of our schema
-(garbage, truncated, an older schema) is moved aside as ``*.corrupt-<time>`` and rebuilt: the cache can
-only ever cost a recompute, never a crash. One connection guarded by a lock (WAL, busy timeout) serves all
+(garbage, truncated, an older schema) is moved aside as ``*.corrupt-<time>`` (only the newest such copy
+is kept) and rebuilt: the cache can only ever cost a recompute, never a crash. One connection guarded by a lock (WAL, busy timeout) serves all
 threads; several processes may share the file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import glob
 import io
 import logging
 import os
@@ -34,8 +36,12 @@ FileKey = tuple[str, int, int]  # (resolved path, size, mtime_ns)
 
 
 def file_key(path: str | Path) -> FileKey:
-    """(resolved path, size, mtime_ns) of a file; raises OSError when it cannot be stat'ed."""
-    resolved = Path(path).resolve()
+    """(resolved path, size, mtime_ns) of a file; raises OSError when it cannot be stat'ed (a symbolic link
+    loop too: Path.resolve reports that one as a RuntimeError)."""
+    try:
+        resolved = Path(path).resolve()
+    except RuntimeError as exc:  # "Symlink loop from ..."
+        raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), str(path)) from exc
     st = resolved.stat()
     return str(resolved), st.st_size, st.st_mtime_ns
 
@@ -109,6 +115,8 @@ class FeatureCache:
             with contextlib.suppress(sqlite3.Error):
                 self._conn.close()
             self._conn = None
+        for old in self.path.parent.glob(f"{glob.escape(self.path.name)}.corrupt-*"):
+            old.unlink(missing_ok=True)  # keep only the newest damaged copy: they would pile up otherwise
         stamp = time.strftime("%Y%m%d-%H%M%S")
         target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
         for suffix in ("", "-wal", "-shm"):

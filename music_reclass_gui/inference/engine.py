@@ -8,6 +8,7 @@ runs a batch of patches from several files at once. Results stream out in input 
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 from collections import deque
@@ -127,6 +128,11 @@ def _as_error(path: Path, exc: BaseException) -> MusicReclassError:
         return exc
     if isinstance(exc, FileNotFoundError):
         return DecodeError(path, "file not found")
+    if isinstance(exc, OSError) and exc.errno == errno.ELOOP:
+        return DecodeError(
+            path,
+            f"a symbolic link loop: the link in folder {path.parent} leads back to itself; fix or remove it",
+        )
     if isinstance(exc, OSError):
         return DecodeError(path, f"cannot read the file ({exc.strerror or exc})")
     return DecodeError(path, f"{type(exc).__name__}: {exc}")

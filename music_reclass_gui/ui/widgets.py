@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QTextDocument
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -86,6 +87,7 @@ class NoticeBar(QWidget):
         super().__init__(parent)
         self.label = QLabel(self)
         self.label.setWordWrap(True)
+        self.label.setTextFormat(Qt.TextFormat.RichText)  # always HTML: escaped text is shown, not re-escaped
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         close = QToolButton(self)
         close.setText("✕")
@@ -103,10 +105,10 @@ class NoticeBar(QWidget):
     def show_message(self, text: str, kind: str = "info", details: list[str] | None = None) -> None:
         self.kind = kind
         self.setStyleSheet(f"NoticeBar {{{self.STYLES.get(kind, self.STYLES['info'])} border-radius:4px;}}")
-        body = html.escape(text)
+        body = html.escape(text, quote=False)
         if details:
             shown = details[:8]
-            body += "<br>" + "<br>".join(html.escape(d) for d in shown)
+            body += "<br>" + "<br>".join(html.escape(d, quote=False) for d in shown)
             if len(details) > len(shown):
                 body += f"<br>… and {len(details) - len(shown)} more (see the error rows)"
         self.label.setText(body)
@@ -115,6 +117,13 @@ class NoticeBar(QWidget):
     @property
     def text(self) -> str:
         return self.label.text()
+
+    @property
+    def plain_text(self) -> str:
+        """What the user reads (the label's HTML rendered to text)."""
+        doc = QTextDocument()
+        doc.setHtml(self.label.text())
+        return doc.toPlainText()
 
 
 class ProgressStrip(QWidget):
