@@ -71,11 +71,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
+    from music_reclass_gui.inference.backends import BACKEND_CHOICES
+
     p.add_argument("--model", default=None, help="model name (see `music-reclass models`)")
     p.add_argument(
         "--top-k", type=positive_int, default=3, help="how many candidate genres to report (default 3)"
     )
     add_device_option(p, "where to run the network")
+    p.add_argument(
+        "--backend",
+        default="auto",
+        choices=BACKEND_CHOICES,
+        help="what runs the taggers: onnx = ONNX Runtime (CPU, the 'fast' extra), torch = PyTorch, "
+        "auto = ONNX Runtime on a CPU when installed, else PyTorch (default)",
+    )
 
 
 def _classifier(args: argparse.Namespace, jobs: int | None = None):
@@ -83,7 +92,12 @@ def _classifier(args: argparse.Namespace, jobs: int | None = None):
 
     try:
         return Classifier(
-            args.model, device=args.device, top_k=args.top_k, use_cache=not args.no_cache, jobs=jobs
+            args.model,
+            device=args.device,
+            top_k=args.top_k,
+            use_cache=not args.no_cache,
+            jobs=jobs,
+            backend=args.backend,
         )
     except ModelError as exc:
         print(f"music-reclass: {exc}", file=sys.stderr)
