@@ -163,7 +163,9 @@ def item_json(item: ReviewItem, top_k: int) -> dict[str, Any]:
         "status": item.status.value,
         "current_genres": list(item.current_genres),
         "proposed": list(item.proposed),
-        "predictions": [{"genre": c.genre, "confidence": round(c.confidence, 4)} for c in item.predictions[:top_k]],
+        "predictions": [
+            {"genre": c.genre, "confidence": round(c.confidence, 4)} for c in item.predictions[:top_k]
+        ],
         "confidence": None if item.confidence is None else round(item.confidence, 4),
         "changes_disk": item.changes_disk,
         "reason": item.reason,
