@@ -19,12 +19,12 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 from music_reclass_gui.core.decide import DecisionPolicy, decide_library
 from music_reclass_gui.core.genres import genre_key
 from music_reclass_gui.core.tags import TagInfo
+from music_reclass_gui.inference.engine import ClassificationResult, Prediction
 
 CLIPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "gtzan" / "clips"
 ACCEPT = {  # GTZAN genre -> genre keys that count as right
@@ -32,18 +32,6 @@ ACCEPT = {  # GTZAN genre -> genre keys that count as right
     "metal": {"metal", "heavymetal"},
     "rock": {"rock", "classicrock", "hardrock"},
 }
-
-
-@dataclass
-class _Pred:
-    genre: str
-    confidence: float
-
-
-@dataclass
-class _Result:
-    audio_path: Path
-    top_predictions: list[_Pred]
 
 
 def _classify(clips: list[Path], model: str | None, top_k: int, cache: Path | None) -> dict[str, list]:
@@ -62,6 +50,11 @@ def _classify(clips: list[Path], model: str | None, top_k: int, cache: Path | No
     if cache:
         cache.write_text(json.dumps({"key": key, "model": clf.model_name, "preds": preds}))
     return preds
+
+
+def _result(path: Path, pairs: list) -> ClassificationResult:
+    top = [Prediction(name, prob) for name, prob in pairs]
+    return ClassificationResult(path, "cached", top[0].genre, top[0].confidence, top, 0.0)
 
 
 def _right(genre: str | None, truth: str) -> bool:
@@ -88,9 +81,7 @@ def main() -> None:
             # each album in its own folder: the same clip in several albums stays one path per album
             paths = [Path(f"/albums/{g}-{i}/{c.name}") for c in subset]
             results = [
-                _Result(p, [_Pred(name, prob) for name, prob in preds[str(c)]])
-                for p, c in zip(paths, subset, strict=True)
-                if str(c) in preds
+                _result(p, preds[str(c)]) for p, c in zip(paths, subset, strict=True) if str(c) in preds
             ]
             tags = {p: TagInfo(album=f"{g} {i}", artist=f"{g} artist", duration=30.0) for p in paths}
             n_albums += 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from conftest import gtzan_clips, make_album_track, needs_shared_data
@@ -12,22 +11,13 @@ from music_reclass_gui.core.decide import DecisionPolicy, decide_library
 from music_reclass_gui.core.library import scan
 from music_reclass_gui.core.review import ReviewSession, Status
 from music_reclass_gui.core.tags import TagInfo
+from music_reclass_gui.inference.engine import ClassificationResult, Prediction
 
 
-@dataclass
-class _Pred:
-    genre: str
-    confidence: float
-
-
-@dataclass
-class _Result:
-    audio_path: Path
-    top_predictions: list[_Pred]
-
-
-def _r(path: Path, *preds: tuple[str, float]) -> _Result:
-    return _Result(path, [_Pred(g, c) for g, c in preds])
+def _r(path: Path, *preds: tuple[str, float]) -> ClassificationResult:
+    """A result as the engine makes it (no model needed)."""
+    top = [Prediction(g, c) for g, c in preds]
+    return ClassificationResult(path, "test", top[0].genre, top[0].confidence, top, 0.01)
 
 
 def _tags(album=None, artist=None, albumartist=None, genres=(), duration=30.0) -> TagInfo:
