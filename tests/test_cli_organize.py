@@ -134,7 +134,7 @@ def test_organize_by_tag_then_undo(tmp_path: Path, tagged_library, capsys) -> No
     assert not out.exists()
     assert main(["undo", "--list"]) == 0
     assert "[undone]" in capsys.readouterr().out
-    assert main(["undo"]) == 2
+    assert main(["undo"]) == 3
     assert "nothing to undo" in capsys.readouterr().err
 
 
@@ -144,7 +144,7 @@ def test_undo_refusal_names_the_changed_file(tmp_path: Path, tagged_library, cap
     assert main(["organize", str(lib), "--to", str(out)]) == 0
     moved = out / "Jazz" / "b.flac"
     write_genres(moved, ["Fusion"])  # the user edits a file after organising
-    assert main(["undo"]) == 2
+    assert main(["undo"]) == 3
     err = capsys.readouterr().err
     assert str(moved) in err and "cannot undo" in err
     assert moved.exists() and not paths["album/b.flac"].exists(), "nothing moved back"
@@ -157,7 +157,7 @@ def test_read_only_output_is_a_clear_error(tmp_path: Path, tagged_library, capsy
     before = full_state(tmp_path)
     out.chmod(0o555)
     try:
-        assert main(["organize", str(lib), "--to", str(out)]) == 2
+        assert main(["organize", str(lib), "--to", str(out)]) == 3
     finally:
         out.chmod(0o755)
     assert "read-only" in capsys.readouterr().err

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from music_reclass_gui import __version__
 from music_reclass_gui.cli import classify_cmd, organize_cmd, tags_cmd, train_cmd
+from music_reclass_gui.cli.exit_codes import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,10 +32,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # output piped into `head` and friends: stop quietly, as Unix tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

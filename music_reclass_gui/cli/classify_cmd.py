@@ -8,7 +8,8 @@ Albums: a result of a track that belongs to an album (core.albums) carries
 "album": {"key", "genre", "confidence", "tracks", "agreement", "top"}, and in batch --write-tags every track of
 the album gets the album's genre; --per-track turns both off.
 models             installed models with labels, source, licence and metrics
-Exit codes: 0 all good, 1 some files failed, 2 the model/device could not be used.
+Exit codes (cli/exit_codes.py): 0 all good, 1 some files failed, 2 usage, 3 the model/device/folder could not be
+used.
 """
 
 from __future__ import annotations
@@ -16,22 +17,21 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
-from music_reclass_gui.cli.argtypes import positive_int
+from music_reclass_gui.cli.argtypes import add_device_option, positive_int
 from music_reclass_gui.cli.decide_args import add_per_track_arg, add_policy_args, policy_from_args
+from music_reclass_gui.cli.exit_codes import EXIT_CANNOT_RUN as EXIT_MODEL
+from music_reclass_gui.cli.exit_codes import EXIT_FILES_FAILED
+from music_reclass_gui.cli.progress import Progress
 from music_reclass_gui.core.errors import ModelError, MusicReclassError
-
-EXIT_FILES_FAILED = 1
-EXIT_MODEL = 2
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add classify, batch and models."""
     p = sub.add_parser("classify", help="classify audio files, one JSON line per file")
-    p.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="audio files to classify")
     _model_args(p)
     p.add_argument("--tags", action="store_true", help="also print the model's raw scores for all its labels")
     p.add_argument("--no-cache", action="store_true", help="ignore and do not update the feature cache")
@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_classify)
 
     b = sub.add_parser("batch", help="classify every audio file under a folder, print one JSON summary")
-    b.add_argument("folder", type=Path, metavar="DIR")
+    b.add_argument("folder", type=Path, metavar="DIR", help="folder searched recursively for audio files")
     _model_args(b)
     b.add_argument(
         "--write-tags",
@@ -57,13 +57,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
-    from music_reclass_gui.inference.device import DEVICE_CHOICES
-
     p.add_argument("--model", default=None, help="model name (see `music-reclass models`)")
     p.add_argument(
         "--top-k", type=positive_int, default=3, help="how many candidate genres to report (default 3)"
     )
-    p.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="where to run the network")
+    add_device_option(p, "where to run the network")
 
 
 def _classifier(args: argparse.Namespace, jobs: int | None = None):
@@ -142,30 +140,6 @@ def _tags_or_none(path: Path):
         return None
 
 
-class _Progress:
-    """A one-line progress bar on stderr, drawn only when stderr is a terminal."""
-
-    def __init__(self, total: int, stream: TextIO = sys.stderr) -> None:
-        self.total, self.stream, self.start = total, stream, time.perf_counter()
-        self.enabled = stream.isatty()
-
-    def update(self, done: int, failed: int) -> None:
-        if not self.enabled or not self.total:
-            return
-        width = 30
-        fill = int(width * done / self.total)
-        rate = done / max(1e-6, time.perf_counter() - self.start) * 60
-        self.stream.write(
-            f"\r[{'#' * fill}{'.' * (width - fill)}] {done}/{self.total}  {failed} failed  {rate:.0f}/min"
-        )
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
 def run_batch(args: argparse.Namespace) -> int:
     """Classify, decide through core.decide (albums included), and optionally write the decisions."""
     from music_reclass_gui.core.decide import decide_library
@@ -190,7 +164,7 @@ def run_batch(args: argparse.Namespace) -> int:
     results: list[dict[str, Any]] = []
     errors: list[dict[str, str]] = list(scan_errors)
     classified: list[Any] = []
-    bar = _Progress(len(files))
+    bar = Progress(len(files), label="classifying")
     for out in clf.classify_many(files):
         if hasattr(out, "genre"):
             results.append(out.to_json())
@@ -226,14 +200,17 @@ def _write_tags(changes: list) -> dict[str, Any]:
     Returns {"op_id", "written", "failed": [{"audio_path", "error"}]}."""
     from music_reclass_gui.core.organize import apply_tag_changes
 
+    bar = Progress(len(changes), label="writing tags")
     try:
-        report = apply_tag_changes(changes)
+        report = apply_tag_changes(changes, progress=bar.callback)
     except MusicReclassError as exc:  # e.g. another operation holds the journal lock
         return {
             "op_id": None,
             "written": 0,
             "failed": [{"audio_path": "", "error": f"no tags written: {exc}"}],
         }
+    finally:
+        bar.close()
     failed = [{"audio_path": str(p), "error": f"{p}: {reason}"} for p, reason in report.failed]
     return {"op_id": report.op_id, "written": len(report.done), "failed": failed}
 

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from music_reclass_gui.cli.decide_args import add_policy_args, policy_from_args
+from music_reclass_gui.cli.exit_codes import EXIT_CANNOT_RUN, EXIT_FILES_FAILED
+from music_reclass_gui.cli.progress import Progress
 from music_reclass_gui.cli.tags_cmd import printable
 from music_reclass_gui.core.errors import MusicReclassError, OrganizeError
 from music_reclass_gui.core.layout import DEFAULT_LAYOUT, FIELDS, LayoutError, check_layout
@@ -166,7 +168,7 @@ def run_organize(args: argparse.Namespace) -> int:
     folder, out_root = Path(args.dir), Path(args.to)
     if not folder.is_dir():
         _err("organize", f"{printable(folder)}: not a folder")
-        return 2
+        return EXIT_CANNOT_RUN
     try:
         check_layout(args.layout)
     except LayoutError as exc:
@@ -177,7 +179,7 @@ def run_organize(args: argparse.Namespace) -> int:
         pairs, tags, albums = source(folder, args)
     except MusicReclassError as exc:
         _err("organize", str(exc))
-        return 2
+        return EXIT_CANNOT_RUN
     plan = plan_moves(
         pairs,
         out_root,
@@ -194,18 +196,21 @@ def run_organize(args: argparse.Namespace) -> int:
     if not plan.moves:
         print("Nothing to move.", file=sys.stderr)
         return 0
+    bar = Progress(len(plan.moves), label="moving")
     try:
-        report = execute_plan(plan, remove_empty_dirs=args.remove_empty_dirs)
+        report = execute_plan(plan, remove_empty_dirs=args.remove_empty_dirs, progress=bar.callback)
     except OrganizeError as exc:
         _err("organize", str(exc))
-        return 2
+        return EXIT_CANNOT_RUN
+    finally:
+        bar.close()
     for path, why in report.failed:
         _err("organize", f"{printable(path)}: {why}")
     print(
         f"Moved {len(report.done)} file(s), {len(report.failed)} failed. Undo with: music-reclass undo {report.op_id}",
         file=sys.stderr,
     )
-    return 1 if report.failed else 0
+    return EXIT_FILES_FAILED if report.failed else 0
 
 
 def run_undo(args: argparse.Namespace) -> int:
@@ -219,15 +224,18 @@ def run_undo(args: argparse.Namespace) -> int:
             extra = f" of {op.target}" if op.target else ""
             print(f"{op.op_id}  {op.created}  {op.kind}{extra}  {op.n_items} file(s)  {op.status}  [{state}]")
         return 0
+    bar = Progress(0, label="restoring")
     try:
-        report = undo(args.op_id)
+        report = undo(args.op_id, progress=bar.callback)
     except OrganizeError as exc:
         _err("undo", str(exc))
-        return 2
+        return EXIT_CANNOT_RUN
+    finally:
+        bar.close()
     for path, why in report.failed:
         _err("undo", f"{printable(path)}: {why}")
     print(f"Restored {len(report.done)} file(s), {len(report.failed)} failed.", file=sys.stderr)
-    return 1 if report.failed else 0
+    return EXIT_FILES_FAILED if report.failed else 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
