@@ -146,6 +146,8 @@ def group_albums(tags: Mapping[Path, Any]) -> tuple[list[Album], list[Path]]:
             continue
         artist = albumartist or (artists.most_common(1)[0][0] if artists else None)
         key = f"{artist or 'Unknown Artist'} — {title}"
+        if any(a.key == key for a in albums):  # the same title by the same artist in another folder
+            key += f" ({paths[0].parent})"
         albums.append(Album(key, title, artist, tuple(paths), "tagged"))
     for folder, paths in untagged.items():
         if _looks_like_one_release(paths, tags):
