@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from conftest import gtzan_clips, make_album_track, needs_shared_data
 
 from music_reclass_gui.core.albums import group_albums
@@ -111,3 +112,20 @@ def test_review_session_groups_real_tagged_files_and_splits(tmp_path):
     assert session.accept_album(second.key) == files[2:]
     assert [session.item(f).status for f in files] == [Status.CLASSIFIED] * 2 + [Status.ACCEPTED] * 2
     assert session.primary_genre(files[3]) == "Classical"
+
+
+def test_multi_label_albums_keep_each_genres_own_probability(tmp_path):
+    """With every genre's own probability (result.labels) the album's is their geometric mean, not a share
+    of 1, so the multi-genre threshold means the same for an album as for a track."""
+    paths = [tmp_path / f"{i}.flac" for i in range(3)]
+    tags = {p: _tags("Heavy", "Band") for p in paths}
+    results = []
+    for p, rock, metal in zip(paths, (0.9, 0.8, 0.7), (0.6, 0.7, 0.5), strict=True):
+        r = _r(p, ("Rock", rock), ("Metal", metal))
+        r.labels = [Prediction("Rock", rock), Prediction("Metal", metal), Prediction("Jazz", 0.01)]
+        results.append(r)
+    out = decide_library(results, tags, DecisionPolicy(multi_genre=True, threshold=0.5))
+    info = out[paths[0]].album
+    assert info.confidence == pytest.approx((0.9 * 0.8 * 0.7) ** (1 / 3))
+    assert info.top[1].confidence == pytest.approx((0.6 * 0.7 * 0.5) ** (1 / 3))
+    assert {p.genres for p in out.values()} == {("Rock", "Metal")}
