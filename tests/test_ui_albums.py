@@ -68,6 +68,7 @@ def test_album_accept_split_and_reorganise_with_its_cover(qtbot, window, tmp_pat
     assert text.startswith(f"Loud · {genre}, ") and "of 4 tracks lean" in text
 
     _select(window, [tracks[1]])  # one row is enough: the action is for the whole album
+    assert f"album: {session.item(tracks[1]).album.agreement}" in window.detail.status.text()
     window.albums.accept_action.trigger()
     assert {session.item(t).status for t in tracks} == {Status.ACCEPTED}
 
