@@ -153,3 +153,38 @@ def default_classifier(tmp_path_factory):
         yield Classifier(device="cpu")
     finally:
         mp.undo()
+
+
+# Albums built from real GTZAN clips (tests/test_core_albums.py, test_cli_albums.py): each track converted to a
+# real format and tagged with album, artist, album artist, title and track number by the test itself.
+def make_album_track(
+    src: Path, dst: Path, *, album: str | None, artist: str | None, albumartist: str | None = None, n: int = 1
+) -> Path:
+    """Copy a real clip to `dst` (format from its extension) with the given tags; returns dst."""
+    import mutagen
+    import soundfile as sf
+
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    samples, sr = sf.read(str(src), dtype="float32")
+    write_audio(dst, samples, sr)
+    f = mutagen.File(dst, easy=True)
+    if f.tags is None:
+        f.add_tags()
+    for key, value in {
+        "album": album,
+        "artist": artist,
+        "albumartist": albumartist,
+        "title": f"{src.stem}",
+        "tracknumber": str(n),
+    }.items():
+        if value:
+            f[key] = [value]
+    f.save()
+    return dst
+
+
+def gtzan_clips(genre: str) -> list[Path]:
+    clips = SHARED_DATA / "gtzan" / "clips" / genre
+    if not clips.is_dir():
+        pytest.skip(f"real GTZAN clips {clips} are absent")
+    return sorted(clips.glob("*.wav"))

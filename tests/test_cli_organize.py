@@ -83,7 +83,9 @@ def test_dry_run_json_plan(tmp_path: Path, tagged_library, capsys) -> None:
     assert main(["organize", str(lib), "--to", str(out), "--dry-run", "--json"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     moves = {
-        Path(r["src"]).name: Path(r["dst"]).relative_to(out).as_posix() for r in lines if r["type"] == "move"
+        Path(r["source"]).name: Path(r["target"]).relative_to(out).as_posix()
+        for r in lines
+        if r["type"] == "move" and "of" not in r
     }
     assert moves == {
         "a.mp3": "Rock/a.mp3",
@@ -94,7 +96,11 @@ def test_dry_run_json_plan(tmp_path: Path, tagged_library, capsys) -> None:
     assert [(Path(r["path"]).name, r["reason"]) for r in lines if r["type"] == "skip"] == [
         ("e.wav", "no genre")
     ]
-    assert lines[-1] == {"type": "counts", "counts": {"Rock": 2, "Jazz": 1, "Hip-Hop": 1}}
+    assert [(Path(r["source"]).name, r["of"]) for r in lines if "of" in r] == [
+        ("b.lrc", str(paths["album/b.flac"]))
+    ]
+    assert lines[-1]["type"] == "summary" and lines[-1]["counts"] == {"Rock": 2, "Jazz": 1, "Hip-Hop": 1}
+    assert (lines[-1]["tracks"], lines[-1]["files_moved"], lines[-1]["skipped"]) == (4, 5, 1)
 
 
 def test_organize_by_tag_then_undo(tmp_path: Path, tagged_library, capsys) -> None:

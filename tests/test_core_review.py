@@ -8,6 +8,8 @@ from pathlib import Path
 import mutagen
 import pytest
 
+from music_reclass_gui.core.decide import DecisionPolicy, with_existing
+from music_reclass_gui.core.genres import genre_key
 from music_reclass_gui.core.library import Track
 from music_reclass_gui.core.review import (
     Action,
@@ -16,8 +18,6 @@ from music_reclass_gui.core.review import (
     ScriptedHooks,
     Status,
     ThresholdHooks,
-    default_genre_key,
-    merge_genres,
     parse_genres,
 )
 from music_reclass_gui.core.tags import TagInfo
@@ -54,9 +54,11 @@ def _session(tmp_path: Path, **kw) -> ReviewSession:
 
 
 def test_genre_helpers():
-    assert default_genre_key("Hip-Hop") == default_genre_key("hip hop") == default_genre_key("Hip\u2010Hop")
+    assert genre_key("Hip-Hop") == genre_key("hip hop") == genre_key("Hip\u2010Hop")
     assert parse_genres(" Rock ; Blues;;") == ("Rock", "Blues")
-    assert merge_genres(["Rock"], ["rock", "Blues"]) == ("Rock", "Blues")
+    assert parse_genres("Rock/Pop") == ("Rock/Pop",)  # an edit box splits on ';' only
+    keep = DecisionPolicy(keep_existing=True)
+    assert with_existing(["Rock"], ["rock", "Blues"], keep) == ("Rock", "Blues")
 
 
 def test_classification_states(tmp_path):
@@ -153,9 +155,8 @@ def test_declined_apply_writes_nothing(tmp_path):
 
 def test_keep_existing_merges_genre_map_aliases(tmp_path):
     from music_reclass_gui.core.genres import load_genre_map
-    from music_reclass_gui.core.review import map_genre_key
 
-    s = ReviewSession(keep_existing=True, genre_key=map_genre_key(load_genre_map()))
+    s = ReviewSession(keep_existing=True, genre_key=load_genre_map().key)
     s.add_track(_track(tmp_path / "a.flac", ("rnb",)))
     s.set_result(_Result(tmp_path / "a.flac", [_Pred("R&B", 0.9)]))
     assert s.item(tmp_path / "a.flac").proposed == ("rnb",)  # the same genre: nothing added

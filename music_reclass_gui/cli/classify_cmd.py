@@ -2,7 +2,11 @@
 
 classify FILE...   one JSON object per file per line (failures: {"audio_path", "error"}); exit 1 if any failed
 batch DIR          one JSON object {"total_files", "processed", "failed", "results", "errors"}; progress bar on
-                   stderr only when it is a terminal; --write-tags writes each top genre (journaled, undoable)
+                   stderr only when it is a terminal; --write-tags writes the decided genres (journaled,
+                   undoable) through core.decide, with the GUI's rules (threshold, keep-existing, multi-genre)
+Albums: a result of a track that belongs to an album (core.albums) carries
+"album": {"key", "genre", "confidence", "tracks", "agreement", "top"}, and in batch --write-tags every track of
+the album gets the album's genre; --per-track turns both off.
 models             installed models with labels, source, licence and metrics
 Exit codes (cli/exit_codes.py): 0 all good, 1 some files failed, 2 usage, 3 the model/device/folder could not be
 used.
@@ -17,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from music_reclass_gui.cli.argtypes import add_device_option, positive_int
+from music_reclass_gui.cli.decide_args import add_per_track_arg, add_policy_args, policy_from_args
 from music_reclass_gui.cli.exit_codes import EXIT_CANNOT_RUN as EXIT_MODEL
 from music_reclass_gui.cli.exit_codes import EXIT_FILES_FAILED
 from music_reclass_gui.cli.progress import Progress
@@ -30,16 +35,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     _model_args(p)
     p.add_argument("--tags", action="store_true", help="also print the model's raw scores for all its labels")
     p.add_argument("--no-cache", action="store_true", help="ignore and do not update the feature cache")
+    add_per_track_arg(p)
     p.set_defaults(func=run_classify)
 
     b = sub.add_parser("batch", help="classify every audio file under a folder, print one JSON summary")
     b.add_argument("folder", type=Path, metavar="DIR", help="folder searched recursively for audio files")
     _model_args(b)
     b.add_argument(
-        "--write-tags", action="store_true", help="write each file's top genre into its tags (undoable)"
+        "--write-tags",
+        action="store_true",
+        help="write each file's decided genre into its tags (undoable; see the decision flags)",
     )
     b.add_argument("--jobs", type=positive_int, default=None, help="decoding threads (default: up to 4)")
     b.add_argument("--no-cache", action="store_true", help="ignore and do not update the feature cache")
+    add_policy_args(b)
     b.set_defaults(func=run_batch)
 
     m = sub.add_parser("models", help="list installed models")
@@ -72,18 +81,70 @@ def run_classify(args: argparse.Namespace) -> int:
     if clf is None:
         return EXIT_MODEL
     failed = 0
+    albums = _AlbumBuffer(args.files, policy_from_args(args))
     for out in clf.classify_many(args.files):
-        if hasattr(out, "genre"):
-            line = out.to_json(include_tags=args.tags)
-        else:
-            failed += 1
-            line = out.to_json()
-        print(json.dumps(line, ensure_ascii=False), flush=True)
+        failed += not hasattr(out, "genre")
+        for result in albums.add(out):
+            line = result.to_json(include_tags=args.tags) if hasattr(result, "genre") else result.to_json()
+            if hasattr(result, "genre"):
+                albums.annotate(result, line)
+            print(json.dumps(line, ensure_ascii=False), flush=True)
     return EXIT_FILES_FAILED if failed else 0
 
 
+class _AlbumBuffer:
+    """classify streams a line per file; a track of an album waits until its album is complete, so its line
+    can carry the album's decision ("album": {...}). Files outside albums are printed at once."""
+
+    def __init__(self, files: list[Path], policy) -> None:
+        from music_reclass_gui.core.albums import group_albums
+
+        self.policy = policy
+        self.tags: dict[Path, Any] = {}
+        self.album_of: dict[Path, tuple[Path, ...]] = {}
+        self.decided: dict[Path, Any] = {}
+        self.waiting: dict[tuple[Path, ...], list] = {}
+        if not policy.album_mode:
+            return
+        self.tags = {Path(f): _tags_or_none(Path(f)) for f in files}
+        for album in group_albums(self.tags)[0]:
+            if len(album.tracks) > 1:
+                self.album_of.update(dict.fromkeys(album.tracks, album.tracks))
+
+    def add(self, out) -> list:
+        members = self.album_of.get(Path(out.audio_path))
+        if members is None:
+            return [out]
+        got = self.waiting.setdefault(members, [])
+        got.append(out)
+        if len(got) < len(members):
+            return []
+        from music_reclass_gui.core.decide import decide_library
+
+        ok = [r for r in got if hasattr(r, "genre")]
+        self.decided.update(decide_library(ok, {p: self.tags.get(p) for p in members}, self.policy))
+        return sorted(got, key=lambda r: members.index(Path(r.audio_path)))
+
+    def annotate(self, result, line: dict) -> None:
+        proposal = self.decided.get(Path(result.audio_path))
+        if proposal is not None and proposal.album is not None:
+            line["album"] = proposal.album.to_json()
+
+
+def _tags_or_none(path: Path):
+    from music_reclass_gui.core.tags import read_tags
+
+    try:
+        return read_tags(path)
+    except MusicReclassError:
+        return None
+
+
 def run_batch(args: argparse.Namespace) -> int:
+    """Classify, decide through core.decide (albums included), and optionally write the decisions."""
+    from music_reclass_gui.core.decide import decide_library
     from music_reclass_gui.core.library import scan
+    from music_reclass_gui.core.organize import TagChange
 
     if not args.folder.is_dir():
         print(f"music-reclass: {args.folder}: not a folder", file=sys.stderr)
@@ -92,26 +153,32 @@ def run_batch(args: argparse.Namespace) -> int:
     if clf is None:
         return EXIT_MODEL
     scan_errors: list[dict[str, str]] = []
-    files = [
-        t.path
-        for t in scan(
+    tracks = list(
+        scan(
             args.folder,
-            read_tags=False,
+            read_tags=True,
             on_error=lambda p, r: scan_errors.append({"audio_path": str(p), "error": f"{p}: {r}"}),
         )
-    ]
+    )
+    files = [t.path for t in tracks]
     results: list[dict[str, Any]] = []
     errors: list[dict[str, str]] = list(scan_errors)
-    winners = []
+    classified: list[Any] = []
     bar = Progress(len(files), label="classifying")
     for out in clf.classify_many(files):
         if hasattr(out, "genre"):
             results.append(out.to_json())
-            winners.append((out.audio_path, out.genre))
+            classified.append(out)
         else:
             errors.append(out.to_json())
         bar.update(len(results) + len(errors) - len(scan_errors), len(errors) - len(scan_errors))
     bar.close()
+    tags = {t.path: t.tags for t in tracks}
+    proposals = decide_library(classified, tags, policy_from_args(args))
+    for result, line in zip(classified, results, strict=True):
+        proposal = proposals.get(Path(result.audio_path))
+        if proposal is not None and proposal.album is not None:
+            line["album"] = proposal.album.to_json()
     summary: dict[str, Any] = {
         "total_files": len(files),
         "processed": len(results),
@@ -121,20 +188,21 @@ def run_batch(args: argparse.Namespace) -> int:
     }
     write_failed = False
     if args.write_tags:
-        summary["tags_written"] = written = _write_tags(winners)
+        changes = [TagChange(p, prop.genres) for p, prop in proposals.items() if prop.auto and prop.genres]
+        summary["tags_written"] = written = _write_tags(changes)
         write_failed = bool(written["failed"])
     print(json.dumps(summary, ensure_ascii=False))
     return EXIT_FILES_FAILED if errors or write_failed else 0
 
 
-def _write_tags(winners: list[tuple[Path, str]]) -> dict[str, Any]:
-    """Write each top genre through the journaled organiser, so the whole batch can be undone at once.
+def _write_tags(changes: list) -> dict[str, Any]:
+    """Write the decided genres through the journaled tag writer, so the whole batch can be undone at once.
     Returns {"op_id", "written", "failed": [{"audio_path", "error"}]}."""
-    from music_reclass_gui.core.organize import TagChange, apply_tag_changes
+    from music_reclass_gui.core.organize import apply_tag_changes
 
-    bar = Progress(len(winners), label="writing tags")
+    bar = Progress(len(changes), label="writing tags")
     try:
-        report = apply_tag_changes([TagChange(p, (g,)) for p, g in winners], progress=bar.callback)
+        report = apply_tag_changes(changes, progress=bar.callback)
     except MusicReclassError as exc:  # e.g. another operation holds the journal lock
         return {
             "op_id": None,

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,14 +27,24 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
 log = logging.getLogger(__name__)
 
 GENRE_MAP_FILE = "genre_map.toml"
-_IGNORED = re.compile(r"[\s\-_/.'’`]+")
 # Separators people use to put several genres in one text field (ID3 "Rock/Pop", Vorbis "Rock; Pop").
 GENRE_SEPARATORS = re.compile(r"\s*(?:;|,|\||/|\x00|\\\\)\s*")
+# What separates genres a user types into an edit box: only ";" and new lines, so "Rock/Pop" stays one.
+EDIT_SEPARATORS = re.compile(r"\s*(?:;|\n)\s*")
 
 
 def genre_key(text: str) -> str:
-    """Comparison key of a genre text: case-folded, separators and apostrophes dropped ("Hip-Hop" -> "hiphop")."""
-    return _IGNORED.sub("", text.casefold().strip())
+    """THE identity of a genre text, used everywhere genres are compared (tags, review, folders, models):
+    Unicode-normalised, case-folded, letters and digits only ("Hip-Hop", "hip hop", "Hip‐Hop" -> "hiphop").
+    A text without any letter or digit ("???") keeps its folded text, so it never merges with another."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return "".join(ch for ch in folded if ch.isalnum()) or folded.strip()
+
+
+def split_genres(text: str, separators: re.Pattern[str] = GENRE_SEPARATORS) -> list[str]:
+    """One text -> its genre parts, stripped, blanks dropped, in order (no canonicalisation, no de-dup).
+    Tag fields use GENRE_SEPARATORS; a user's edit box uses EDIT_SEPARATORS."""
+    return [part.strip() for part in separators.split(text) if part.strip()]
 
 
 def _clean(text: str) -> str:
@@ -62,6 +73,10 @@ class GenreMap:
         """Tag text to use for a user's genre: canonical when known, else the text with tidied whitespace."""
         return self.canonical(text) or _clean(text)
 
+    def key(self, text: str) -> str:
+        """genre_key after the map's aliases are merged ("rnb" and "R&B" are one genre)."""
+        return genre_key(self.normalize(text))
+
     def is_genre_label(self, label: str) -> bool:
         return self.genre_for_label(label) is not None
 
@@ -85,7 +100,7 @@ class GenreMap:
 
         A text that is itself a known genre is never split (e.g. "Hip-Hop/Rap" if mapped as an alias)."""
         whole = self.canonical(value)
-        parts = [whole] if whole else [self.normalize(p) for p in GENRE_SEPARATORS.split(value) if p.strip()]
+        parts = [whole] if whole else [self.normalize(p) for p in split_genres(value)]
         return unique_genres(parts)
 
     def aggregate(self, values: Iterable[str]) -> dict[str, int]:
@@ -97,13 +112,14 @@ class GenreMap:
         return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0].casefold())))
 
 
-def unique_genres(genres: Iterable[str]) -> list[str]:
-    """Drop repeats that differ only in spelling/case, keeping the first spelling."""
+def unique_genres(genres: Iterable[str], key: Callable[[str], str] = genre_key) -> list[str]:
+    """Drop blanks and repeats that differ only in spelling/case (by `key`), keeping the first spelling."""
     seen: set[str] = set()
     out = []
     for g in genres:
-        k = genre_key(g)
-        if k and k not in seen:
+        g = g.strip()
+        k = key(g)
+        if g and k not in seen:
             seen.add(k)
             out.append(g)
     return out

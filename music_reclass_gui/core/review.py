@@ -12,12 +12,22 @@ Plain Python: never imports Qt or torch (classification results are read by attr
 from __future__ import annotations
 
 import enum
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from music_reclass_gui.core.albums import Album, AlbumInfo, Member, album_parts, decide_album, group_albums
+from music_reclass_gui.core.decide import (
+    Candidate,
+    DecisionPolicy,
+    Proposal,
+    candidates_of,
+    decide_candidates,
+    folder_genre,
+    with_existing,
+)
+from music_reclass_gui.core.genres import EDIT_SEPARATORS, split_genres
 from music_reclass_gui.core.library import Track
 
 if TYPE_CHECKING:  # organize is imported lazily so review works while it is still being written
@@ -35,14 +45,6 @@ class Status(str, enum.Enum):
     ERROR = "error"  # decoding, classification or writing failed; `reason` says why
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """One proposed genre and the model's confidence in it (0..1)."""
-
-    genre: str
-    confidence: float
-
-
 @dataclass
 class ReviewItem:
     """One track: on-disk metadata and the proposal side by side."""
@@ -53,6 +55,12 @@ class ReviewItem:
     proposed: tuple[str, ...] = ()
     reason: str | None = None  # human reason when status is ERROR
     model: str | None = None
+    proposal: Proposal | None = None  # the decision layer's proposal (its reason, its album)
+
+    @property
+    def album(self) -> AlbumInfo | None:
+        """The album decision this track's proposal follows (None: decided on its own)."""
+        return self.proposal.album if self.proposal is not None else None
 
     @property
     def path(self) -> Path:
@@ -131,35 +139,9 @@ class ScriptedHooks:
 # --- genre helpers ---------------------------------------------------------------------------------------
 
 
-def default_genre_key(genre: str) -> str:
-    """Key under which two spellings count as the same genre: Unicode-normalised, case- and
-    separator-insensitive ("Hip-Hop", "hip hop", "Hip‐Hop" and "hiphop" are one)."""
-    text = unicodedata.normalize("NFKC", genre).casefold()
-    return "".join(ch for ch in text if ch.isalnum())
-
-
-def map_genre_key(genre_map: Any) -> Callable[[str], str]:
-    """A key that also merges the genre map's aliases ("rnb" and "R&B"); pass a core.genres.GenreMap."""
-    return lambda genre: default_genre_key(genre_map.normalize(genre))
-
-
 def parse_genres(text: str) -> tuple[str, ...]:
-    """Free text from an edit box → genres: ';' separates several, blanks are dropped."""
-    return tuple(part.strip() for part in text.replace("\n", ";").split(";") if part.strip())
-
-
-def merge_genres(
-    existing: Iterable[str], proposed: Iterable[str], key: Callable[[str], str] = default_genre_key
-) -> tuple[str, ...]:
-    """Existing genres first, then the proposed ones not already present (by `key`)."""
-    seen: set[str] = set()
-    out: list[str] = []
-    for genre in (*existing, *proposed):
-        k = key(genre)
-        if genre.strip() and k not in seen:
-            seen.add(k)
-            out.append(genre.strip())
-    return tuple(out)
+    """Free text from an edit box → genres: ';' (or a new line) separates several, blanks are dropped."""
+    return tuple(split_genres(text, EDIT_SEPARATORS))
 
 
 # --- the session ----------------------------------------------------------------------------------------
@@ -168,26 +150,56 @@ def merge_genres(
 class ReviewSession:
     """All tracks of an opened folder, by path, with the review actions.
 
-    `keep_existing` adds the proposal to the genres already on disk instead of replacing them.
-    `multi_genre` proposes every top-k genre whose confidence reaches `threshold` (always at least the best);
-    otherwise only the best genre is proposed. `genre_key` de-duplicates spellings (pass the genre map's
-    normaliser when there is one).
+    Proposals come from `core.decide` under `policy` (keep-existing, multi-genre, threshold, genre identity),
+    the same layer the CLI and the server decide through. The keyword arguments override the policy's fields.
     """
 
     def __init__(
         self,
         *,
-        keep_existing: bool = False,
-        multi_genre: bool = False,
-        threshold: float = 0.5,
-        genre_key: Callable[[str], str] = default_genre_key,
+        policy: DecisionPolicy | None = None,
+        keep_existing: bool | None = None,
+        multi_genre: bool | None = None,
+        threshold: float | None = None,
+        genre_key: Callable[[str], str] | None = None,
     ) -> None:
-        self.keep_existing = keep_existing
-        self.multi_genre = multi_genre
-        self.threshold = threshold
-        self.genre_key = genre_key
+        policy = policy or DecisionPolicy()
+        overrides = {
+            "keep_existing": keep_existing,
+            "multi_genre": multi_genre,
+            "threshold": threshold,
+            "key": genre_key,
+        }
+        self.policy = replace(policy, **{k: v for k, v in overrides.items() if v is not None})
+        self._splits: dict[str, list[list[Path]]] = {}  # album key -> the user's parts
+        self._albums: dict[Path, Album] | None = None  # path -> its album (part); None: regroup
         self._items: dict[Path, ReviewItem] = {}
         self._before_apply: dict[str, dict[Path, tuple[Status, Track]]] = {}
+
+    # -- the policy's fields, as the GUI sets them
+    @property
+    def keep_existing(self) -> bool:
+        return self.policy.keep_existing
+
+    @property
+    def multi_genre(self) -> bool:
+        return self.policy.multi_genre
+
+    @multi_genre.setter
+    def multi_genre(self, value: bool) -> None:
+        self.policy = replace(self.policy, multi_genre=value)
+
+    @property
+    def threshold(self) -> float:
+        return self.policy.threshold
+
+    @threshold.setter
+    def threshold(self, value: float) -> None:
+        self.policy = replace(self.policy, threshold=value)
+
+    @property
+    def genre_key(self) -> Callable[[str], str]:
+        return self.policy.key
 
     # -- collection
     def __len__(self) -> int:
@@ -222,18 +234,124 @@ class ReviewSession:
         if track.error:
             item.status, item.reason = Status.ERROR, track.error
         self._items[track.path] = item
+        self._albums = None
         return item
 
     # -- classification results
     def set_result(self, result: Any) -> ReviewItem:
         """Record an inference `ClassificationResult` (read by attribute: audio_path, model, top_predictions)."""
         item = self.item(result.audio_path)
-        item.predictions = [Candidate(p.genre, float(p.confidence)) for p in result.top_predictions]
+        item.predictions = candidates_of(result)
         item.model = getattr(result, "model", None)
-        item.proposed = self._propose(item)
         item.reason = None
         item.status = Status.CLASSIFIED
+        self._redecide(item)
         return item
+
+    # -- albums
+    def _album_index(self) -> dict[Path, Album]:
+        if self._albums is None:
+            albums, _ = group_albums({p: it.track.tags for p, it in self._items.items()})
+            self._albums = {
+                p: part for a in albums for part in album_parts(a, self._splits) for p in part.tracks
+            }
+        return self._albums
+
+    def album_of(self, path: str | Path) -> Album | None:
+        """The album (or the user's part of it) a track belongs to; None for a track on its own."""
+        album = self._album_index().get(self.item(path).path)
+        return album if album is not None and len(album.tracks) > 1 else None
+
+    def albums(self) -> list[Album]:
+        """Every album (part) of more than one track, in the order their first tracks appear."""
+        seen: dict[str, Album] = {}
+        for album in self._album_index().values():
+            if len(album.tracks) > 1:
+                seen.setdefault(album.key, album)
+        return list(seen.values())
+
+    def _redecide(self, item: ReviewItem) -> None:
+        """Propose through core.decide: the album's genre in album mode, else the track's own. Only
+        undecided (CLASSIFIED) rows change; decided ones keep what the user chose."""
+        album = self.album_of(item.path) if self.policy.album_mode else None
+        if album is None:
+            if item.status is Status.CLASSIFIED:
+                self._set_proposal(
+                    item, decide_candidates(item.predictions, item.current_genres, self.policy)
+                )
+            return
+        items = [self._items[p] for p in album.tracks if p in self._items]
+        members = [
+            Member(
+                it.path, tuple(it.predictions), it.current_genres, getattr(it.track.tags, "duration", None)
+            )
+            for it in items
+        ]
+        proposals = decide_album(album, members, self.policy)
+        for it in items:
+            if it.status is Status.CLASSIFIED and it.path in proposals:
+                self._set_proposal(it, proposals[it.path])
+
+    @staticmethod
+    def _set_proposal(item: ReviewItem, proposal: Proposal) -> None:
+        item.proposal = proposal
+        item.proposed = proposal.genres
+
+    def _redecide_all(self) -> None:
+        done: set[str] = set()
+        for item in self._items.values():
+            album = self.album_of(item.path) if self.policy.album_mode else None
+            if album is not None and album.key in done:
+                continue
+            if album is not None:
+                done.add(album.key)
+            self._redecide(item)
+
+    def set_album_mode(self, on: bool) -> None:
+        """Album mode (one genre per album) or per-track mode; re-proposes every undecided row."""
+        self.policy = replace(self.policy, album_mode=on)
+        self._redecide_all()
+
+    def split_album(self, key: str, parts: Sequence[Sequence[str | Path]] | None = None) -> list[Album]:
+        """The user splits an album: into `parts` (each decided as an album of its own; tracks in no part
+        form one more), or, without parts, into single tracks. Undecided rows are re-proposed; returns the
+        new parts."""
+        album = next((a for a in self.albums() if a.key == key), None)
+        if album is None:
+            raise KeyError(f"{key}: no such album in this review")
+        split = [[Path(p) for p in part] for part in parts] if parts else [[p] for p in album.tracks]
+        root = key.split(" [part ", 1)[0]
+        self._splits[root] = [list(t.tracks) for t in self._album_parts_of(root) if t.key != key] + split
+        self._albums = None
+        for path in album.tracks:
+            item = self._items.get(path)
+            if item is not None and item.status is Status.ACCEPTED:
+                item.status = Status.CLASSIFIED
+        self._redecide_all()
+        return [a for a in {self._album_index().get(p) for p in album.tracks} if a is not None]
+
+    def _album_parts_of(self, root: str) -> list[Album]:
+        parts = {a.key: a for a in self._album_index().values()}
+        return [a for k, a in parts.items() if k == root or k.startswith(root + " [part ")]
+
+    def accept_album(self, key: str, genres: Iterable[str] | str | None = None) -> list[Path]:
+        """Accept (or, with `genres`, edit) every track of an album in one action."""
+        album = next((a for a in self.albums() if a.key == key), None)
+        if album is None:
+            raise KeyError(f"{key}: no such album in this review")
+        done = []
+        for path in album.tracks:
+            item = self._items.get(path)
+            if item is None or item.status in (Status.WRITTEN, Status.ERROR, Status.PENDING):
+                continue
+            if genres is not None:
+                self.edit(path, genres)
+            elif item.proposed:
+                self.accept(path)
+            else:
+                continue
+            done.append(path)
+        return done
 
     def set_failure(self, path: str | Path, error: str) -> ReviewItem:
         """Record a `ClassificationFailure` (or any per-file error) with its human reason."""
@@ -241,24 +359,13 @@ class ReviewSession:
         item.status, item.reason = Status.ERROR, error
         return item
 
-    def _propose(self, item: ReviewItem) -> tuple[str, ...]:
-        if not item.predictions:
-            return ()
-        genres = [item.predictions[0].genre]
-        if self.multi_genre:
-            genres += [p.genre for p in item.predictions[1:] if p.confidence >= self.threshold]
-        return self._with_existing(item, genres)
-
     def _with_existing(self, item: ReviewItem, genres: Iterable[str]) -> tuple[str, ...]:
-        existing = item.current_genres if self.keep_existing else ()
-        return merge_genres(existing, genres, self.genre_key)
+        return with_existing(item.current_genres, genres, self.policy)
 
     def set_keep_existing(self, keep: bool) -> None:
         """Switch add/replace; re-proposes for every item not yet decided or written."""
-        self.keep_existing = keep
-        for item in self._items.values():
-            if item.status is Status.CLASSIFIED:
-                item.proposed = self._propose(item)
+        self.policy = replace(self.policy, keep_existing=keep)
+        self._redecide_all()
 
     # -- decisions
     def _decidable(self, path: str | Path) -> ReviewItem:
@@ -396,6 +503,10 @@ class ReviewSession:
         item = self.item(old)
         item.track = replace(item.track, path=new)
         self._items = {(new if p == old else p): it for p, it in self._items.items()}
+        self._splits = {
+            k: [[new if p == old else p for p in part] for part in v] for k, v in self._splits.items()
+        }
+        self._albums = None
         return item
 
     def primary_genre(self, path: str | Path) -> str | None:
@@ -404,14 +515,12 @@ class ReviewSession:
         item = self.item(path)
         if item.status not in (Status.ACCEPTED, Status.WRITTEN) or not item.proposed:
             return None
-        keys = {self.genre_key(g): g for g in item.proposed}
-        if item.predictions and self.genre_key(item.predictions[0].genre) in keys:
-            return keys[self.genre_key(item.predictions[0].genre)]
-        new = [g for g in item.proposed if g not in item.current_genres] if self.keep_existing else []
-        return (new or list(item.proposed))[0]
+        cands = item.proposal.candidates if item.proposal is not None else item.predictions
+        return folder_genre(item.proposed, cands, item.current_genres, self.policy)
 
     def refresh_tracks(self, tracks: Iterable[Track]) -> None:
         """Replace on-disk metadata after a re-scan (e.g. after undo) without touching decisions."""
         for track in tracks:
             if track.path in self._items:
                 self._items[track.path].track = track
+        self._albums = None

@@ -27,6 +27,7 @@ from mutagen.ogg import OggFileType
 
 from music_reclass_gui.core.audio import SNIFF_BYTES, sniff_format
 from music_reclass_gui.core.errors import TagError
+from music_reclass_gui.core.genres import genre_key
 
 DEFAULT_ID3_SEPARATOR = "; "
 MULTI_VALUE_JOIN = "; "  # how several titles/artists/albums are shown as one string
@@ -39,6 +40,9 @@ class TagInfo:
     album: str | None = None
     duration: float | None = None  # seconds
     genres: tuple[str, ...] = field(default_factory=tuple)
+    albumartist: str | None = None
+    year: str | None = None  # as tagged ("1997", "1997-05-02")
+    track: str | None = None  # as tagged ("3", "3/12")
 
 
 class _Refusal(Exception):
@@ -127,6 +131,14 @@ class _MP4Style(_StorageStyle):
 
 
 @dataclass(frozen=True)
+class _MP4TrackStyle(_MP4Style):
+    """trkn holds (number, total) pairs; shown as "3/12" like ID3."""
+
+    def get(self, tags, opts):
+        return [f"{n}/{t}" if t else str(n) for n, t in tags.get(self.key, []) if n]
+
+
+@dataclass(frozen=True)
 class _Field:
     """One logical field, declared once, with its storage style per tag family."""
 
@@ -142,6 +154,9 @@ FIELDS: dict[str, _Field] = {
     "title": _Field(_ID3Style("TIT2"), _VorbisStyle("TITLE"), _MP4Style("\xa9nam")),
     "artist": _Field(_ID3Style("TPE1"), _VorbisStyle("ARTIST"), _MP4Style("\xa9ART")),
     "album": _Field(_ID3Style("TALB"), _VorbisStyle("ALBUM"), _MP4Style("\xa9alb")),
+    "albumartist": _Field(_ID3Style("TPE2"), _VorbisStyle("ALBUMARTIST"), _MP4Style("aART")),
+    "year": _Field(_ID3Style("TDRC"), _VorbisStyle("DATE"), _MP4Style("\xa9day")),
+    "track": _Field(_ID3Style("TRCK"), _VorbisStyle("TRACKNUMBER"), _MP4TrackStyle("trkn")),
     "genres": _Field(_ID3GenreStyle(), _VorbisStyle("GENRE"), _MP4Style("\xa9gen")),
 }
 
@@ -248,6 +263,9 @@ def read_tags(path: str | Path, *, id3_separator: str = DEFAULT_ID3_SEPARATOR) -
             album=_join(get["album"]),
             duration=duration,
             genres=tuple(g.strip() for g in get["genres"] if g.strip()),
+            albumartist=_join(get["albumartist"]),
+            year=_join(get["year"]),
+            track=_join(get["track"]),
         )
 
 
@@ -259,11 +277,11 @@ def _clean_genres(genres: Sequence[str], opts: _Options) -> list[str]:
     seen: set[str] = set()
     for g in genres:
         g = str(g).strip()
-        if not g or g.casefold() in seen:
+        if not g or genre_key(g) in seen:
             continue
         if opts.id3_version == 3 and opts.id3_separator and opts.id3_separator in g:
             raise _Refusal(f"genre {g!r} contains the ID3v2.3 separator {opts.id3_separator!r}")
-        seen.add(g.casefold())
+        seen.add(genre_key(g))
         out.append(g)
     return out
 

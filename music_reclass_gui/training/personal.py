@@ -34,10 +34,10 @@ import numpy as np
 
 from music_reclass_gui.core.errors import ModelError, MusicReclassError
 from music_reclass_gui.core.genres import (
-    GENRE_SEPARATORS,  # the app's one splitting rule
     GenreMap,
     genre_key,
     load_genre_map,
+    split_genres,  # the app's one splitting rule
 )
 
 DEFAULT_MIN_EXAMPLES = 5
@@ -106,7 +106,7 @@ def _parts(value: str, gmap: GenreMap) -> list[str]:
         return []
     if gmap.canonical(text):  # a known genre is never split ("Hip-Hop/Rap")
         return [text]
-    return [p.strip() for p in GENRE_SEPARATORS.split(text) if p.strip()]
+    return split_genres(text)
 
 
 def _path_and_genres(item: Any) -> tuple[Path, tuple[str, ...]] | None:

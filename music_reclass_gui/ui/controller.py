@@ -14,7 +14,9 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from music_reclass_gui.core.review import ReviewSession, Status, default_genre_key, map_genre_key
+from music_reclass_gui.core.genres import genre_key
+from music_reclass_gui.core.review import ReviewSession, Status
+from music_reclass_gui.ui.reorganise_plan import reorganise_layout
 from music_reclass_gui.ui.settings import AppSettings
 from music_reclass_gui.ui.track_table import TrackTableModel
 from music_reclass_gui.ui.workers import (
@@ -38,10 +40,10 @@ def _genre_key() -> Callable[[str], str]:
     try:
         from music_reclass_gui.core.genres import load_genre_map
 
-        return map_genre_key(load_genre_map())
+        return load_genre_map().key
     except Exception as exc:
         log.warning("genre map unavailable, comparing genres by spelling: %s", exc)
-        return default_genre_key
+        return genre_key
 
 
 @dataclass(frozen=True)
@@ -114,12 +116,7 @@ class Controller(QObject):
 
     def _new_session(self) -> ReviewSession:
         s = self.settings
-        return ReviewSession(
-            keep_existing=s.keep_existing,
-            multi_genre=s.multi_genre,
-            threshold=s.threshold,
-            genre_key=_genre_key(),
-        )
+        return ReviewSession(policy=s.decision_policy(_genre_key()))
 
     def _wanted_key(self) -> tuple:
         return (self.settings.model, self.settings.device, self.settings.top_k)
@@ -131,6 +128,9 @@ class Controller(QObject):
         session.multi_genre, session.threshold = settings.multi_genre, settings.threshold
         if session.keep_existing != settings.keep_existing:
             session.set_keep_existing(settings.keep_existing)
+            self.model.refresh_all()
+        if session.policy.album_mode != settings.album_mode:
+            session.set_album_mode(settings.album_mode)
             self.model.refresh_all()
         if self._classifier_key != self._wanted_key():
             self.classifier = None
@@ -417,7 +417,8 @@ class Controller(QObject):
         if out_root is None or not any(g for _, g in assignments):
             self.message.emit("Accept some genres first: only accepted tracks are reorganised.", "info", [])
             return False
-        job = Job(plan_job, assignments, out_root, unsorted, name="plan")
+        layout = reorganise_layout(self.session, self.settings.layout, self.folder)
+        job = Job(plan_job, assignments, out_root, unsorted, layout, name="plan")
         job.signals.finished.connect(
             lambda plan: (self.progress_end.emit(), self.plan_ready.emit(plan, out_root))
         )

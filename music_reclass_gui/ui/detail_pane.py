@@ -9,7 +9,9 @@ from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from music_reclass_gui.core.review import Candidate, ReviewItem, Status, default_genre_key
+from music_reclass_gui.core.decide import Candidate
+from music_reclass_gui.core.genres import genre_key
+from music_reclass_gui.core.review import ReviewItem, Status
 from music_reclass_gui.ui.delegates import paint_bar
 from music_reclass_gui.ui.player import PreviewPlayer
 from music_reclass_gui.ui.track_table import STATUS_COLOURS
@@ -49,18 +51,14 @@ def tag_diff_html(item: ReviewItem) -> str:
     """Genres on disk and the proposal, with removed genres struck through and new ones in green."""
     current = list(item.current_genres)
     proposed = list(item.proposed)
-    keys_new = {default_genre_key(g) for g in proposed}
-    keys_old = {default_genre_key(g) for g in current}
+    keys_new = {genre_key(g) for g in proposed}
+    keys_old = {genre_key(g) for g in current}
     old = [
-        html.escape(g)
-        if default_genre_key(g) in keys_new
-        else f"<s style='color:#b3261e'>{html.escape(g)}</s>"
+        html.escape(g) if genre_key(g) in keys_new else f"<s style='color:#b3261e'>{html.escape(g)}</s>"
         for g in current
     ]
     new = [
-        html.escape(g)
-        if default_genre_key(g) in keys_old
-        else f"<b style='color:#1b7f3b'>{html.escape(g)}</b>"
+        html.escape(g) if genre_key(g) in keys_old else f"<b style='color:#1b7f3b'>{html.escape(g)}</b>"
         for g in proposed
     ]
     none = "<i style='color:#7a7a7a'>none</i>"

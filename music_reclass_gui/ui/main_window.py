@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from music_reclass_gui.core.review import Status
+from music_reclass_gui.ui.album_actions import AlbumActions
 from music_reclass_gui.ui.controller import Controller
 from music_reclass_gui.ui.delegates import ConfidenceBarDelegate, ElideMiddleDelegate
 from music_reclass_gui.ui.detail_pane import DetailPane
@@ -60,6 +61,7 @@ class MainWindow(QMainWindow):
         self.proxy.setSourceModel(self.controller.model)
         self._build_body()
         self.review = ReviewActions(self)
+        self.albums = AlbumActions(self)
         self._build_menus_and_toolbar()
         self._build_status_bar()
         self._wire_controller()
@@ -184,6 +186,7 @@ class MainWindow(QMainWindow):
         edit_menu.addSeparator()
         for action in self.review.actions:
             edit_menu.addAction(action)
+        self.albums.install(menu)
         library_menu = menu.addMenu("&Library")
         for action in (self.classify_action, self.cancel_action, self.apply_action, self.organize_action):
             library_menu.addAction(action)
@@ -418,6 +421,7 @@ class MainWindow(QMainWindow):
         self.organize_action.setEnabled(has_rows and not writing)
         self.learn_action.setEnabled(has_rows)
         self.review.update_enabled()
+        self.albums.update_enabled()
 
     def _resort_and_refilter(self) -> None:
         """Rows stay put while the user works (no dynamic sort); once a batch is over, the chosen sort
@@ -430,6 +434,7 @@ class MainWindow(QMainWindow):
         items = self.review.selected_items()
         self.detail.show_item(items[0] if len(items) == 1 else None, len(items))
         self.review.update_enabled()
+        self.albums.update_enabled()
 
     def _rows_changed(self, paths: list) -> None:
         item = self.detail.item

@@ -5,13 +5,7 @@ later `undo()`. Call `recover_interrupted()` once at start-up and show its messa
 """
 
 from music_reclass_gui.core.organize.executor import OperationReport, execute_plan, preflight
-from music_reclass_gui.core.organize.operations import (
-    OperationSummary,
-    TagChange,
-    apply_tag_changes,
-    list_operations,
-    undo,
-)
+from music_reclass_gui.core.organize.operations import OperationSummary, list_operations, undo
 from music_reclass_gui.core.organize.planner import (
     SIDECAR_EXTENSIONS,
     UNSORTED_FOLDER,
@@ -21,6 +15,7 @@ from music_reclass_gui.core.organize.planner import (
 )
 from music_reclass_gui.core.organize.recovery import recover_interrupted
 from music_reclass_gui.core.organize.sanitize import MAX_FOLDER_BYTES, UNKNOWN_GENRE, sanitize_genre_folder
+from music_reclass_gui.core.organize.tag_writes import TagChange, apply_tag_changes
 
 __all__ = [
     "MAX_FOLDER_BYTES",

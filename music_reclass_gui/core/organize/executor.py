@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from music_reclass_gui.core.errors import OrganizeError
+from music_reclass_gui.core.organize.extras import copy_file
 from music_reclass_gui.core.organize.fileops import (
     check_writable_dir,
     ensure_dir,
@@ -103,6 +104,12 @@ def execute_plan(
                 else:
                     report.done.append(move.dst)
                     report.moved.append((move.src, move.dst))
+                    for copy_src, copy_dst in move.copies:  # album extras kept by a split album
+                        try:
+                            ensure_dir(j, copy_dst.parent)
+                            copy_file(j, copy_src, copy_dst, extra_of=str(move.dst))
+                        except OrganizeError as exc:
+                            report.failed.append((copy_src, exc.reason))
                     for side_src, side_dst in move.sidecars:
                         try:
                             move_file(j, side_src, side_dst, sidecar_of=str(move.dst))

@@ -1,4 +1,4 @@
-"""Journaled tag writes, the list of past operations, and undo.
+"""The list of past operations, and undo (of moves and of tag writes, which live in `tag_writes`).
 
 Undo restores the exact previous paths (moves) and genres (tag writes). It first verifies every file is
 exactly as the journal left it (size, mtime, SHA-256) and that no later operation touched the same files;
@@ -8,14 +8,13 @@ otherwise it refuses, naming the file, before changing anything.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from music_reclass_gui.core import tags as tagsmod
 from music_reclass_gui.core.errors import OrganizeError, TagError
-from music_reclass_gui.core.organize.executor import Cancelled, OperationReport, Progress
+from music_reclass_gui.core.organize.executor import OperationReport, Progress
+from music_reclass_gui.core.organize.extras import undo_copy
 from music_reclass_gui.core.organize.fileops import (
     check_writable_dir,
     ensure_dir,
@@ -27,20 +26,14 @@ from music_reclass_gui.core.organize.journal import (
     Operation,
     Step,
     append_record,
-    checkpoint,
     file_state,
     iter_operations,
     operation_lock,
 )
+from music_reclass_gui.core.organize.tag_writes import tag_step
 
 UNDOABLE_KINDS = ("move", "tags")
-FILE_ACTIONS = ("move", "tags")
-
-
-@dataclass(frozen=True)
-class TagChange:
-    path: Path
-    new_genres: tuple[str, ...]
+FILE_ACTIONS = ("move", "tags", "copy")
 
 
 @dataclass(frozen=True)
@@ -54,75 +47,6 @@ class OperationSummary:
     status: str = ""  # "complete" | "cancelled" | "interrupted" | "running"
     reason: str | None = None  # why it cannot be undone
     target: str | None = None  # for undo operations: the operation they reverted
-
-
-# --------------------------------------------------------------------------------------------- tag writes
-
-
-def tag_step(
-    j: JournalWriter, path: Path, old: Iterable[str], new: Iterable[str], options: dict, **extra: Any
-) -> None:
-    """One journaled genre write. Raises TagError (file unchanged) or OrganizeError."""
-    try:
-        before = file_state(path)
-    except OSError as exc:
-        raise OrganizeError(path, f"cannot read the file ({exc.strerror or exc})") from exc
-    step = j.intent(
-        "tags",
-        path=str(path),
-        old_genres=list(old),
-        new_genres=list(new),
-        size_before=before["size"],
-        sha256_before=before["sha256"],
-        **extra,
-    )
-    try:
-        tagsmod.write_genres(
-            path,
-            list(new),
-            id3_version=options.get("id3_version", 4),
-            id3_separator=options.get("id3_separator", "; "),
-        )
-    except TagError as exc:
-        j.failed(step, exc.reason)
-        raise
-    except Exception as exc:  # a library error the tag module did not translate: still a clean failure
-        j.failed(step, str(exc))
-        raise OrganizeError(path, f"could not write the genre ({exc})") from exc
-    checkpoint("written", step)
-    j.done(step, **file_state(path))
-
-
-def apply_tag_changes(
-    changes: Iterable[TagChange],
-    *,
-    id3_version: int = 4,
-    id3_separator: str = "; ",
-    progress: Progress | None = None,
-    cancelled: Cancelled | None = None,
-) -> OperationReport:
-    """Write new genres to each file, journaled so `undo()` restores the old ones. Bad files are reported
-    in `failed` and the batch carries on. Files whose genres already match are left untouched."""
-    changes = list(changes)
-    options = {"id3_version": id3_version, "id3_separator": id3_separator}
-    with operation_lock(), JournalWriter("tags", len(changes), options=options) as j:
-        report = OperationReport(j.op_id, "tags")
-        for i, change in enumerate(changes):
-            if cancelled is not None and cancelled():
-                report.cancelled = True
-                break
-            path = Path(os.path.abspath(change.path))
-            try:
-                old = tuple(tagsmod.read_tags(path, id3_separator=id3_separator).genres)
-                if old != tuple(change.new_genres):
-                    tag_step(j, path, old, change.new_genres, options)
-                report.done.append(path)
-            except (TagError, OrganizeError) as exc:
-                report.failed.append((path, exc.reason))
-            if progress is not None:
-                progress(i + 1, len(changes))
-        j.end("cancelled" if report.cancelled else "complete")
-    return report
 
 
 # ------------------------------------------------------------------------------------------ bookkeeping
@@ -223,6 +147,8 @@ def _last_known_states(ops: list[Operation]) -> dict[str, dict[str, Any]]:
             if step.action == "move":
                 states.pop(_norm(i["src"]), None)
                 states[_norm(i["dst"])] = step.result
+            elif step.action == "copy":
+                states[_norm(i["dst"])] = step.result
             elif step.action == "tags":
                 states[_norm(i["path"])] = step.result
     return states
@@ -239,6 +165,9 @@ def _check_undo(remaining: list[Step], ops: list[Operation]) -> None:
                 raise OrganizeError(Path(i["src"]), "a file now exists at the original location; cannot undo")
             check_writable_dir(Path(i["dst"]).parent, "cannot move files out of this folder")
             check_writable_dir(Path(i["src"]).parent, "cannot move files back into this folder")
+        elif step.action == "copy":
+            _verify_unchanged(Path(i["dst"]), known.get(_norm(i["dst"]), step.result))
+            check_writable_dir(Path(i["dst"]).parent, "cannot remove copies from this folder")
         else:
             _verify_unchanged(Path(i["path"]), known.get(_norm(i["path"]), step.result))
             check_writable_dir(Path(i["path"]).parent, "cannot rewrite files in this folder")
@@ -285,6 +214,8 @@ def undo(op_id: str | None = None, progress: Progress | None = None) -> Operatio
                         move_file(j, dst, src, reverts=step.step)
                         report.done.append(src)
                         report.moved.append((dst, src))
+                    elif step.action == "copy":
+                        undo_copy(j, step)  # a removed copy is not a restored file
                     elif step.action == "tags":
                         path = Path(i["path"])
                         tag_step(j, path, i["new_genres"], i["old_genres"], options, reverts=step.step)

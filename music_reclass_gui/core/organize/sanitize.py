@@ -62,20 +62,18 @@ def _one_pass(text: str) -> str:
     return text
 
 
-def sanitize_genre_folder(genre: str | None) -> str:
-    """A single safe, bounded folder name for `genre`; empty or unusable input gives "Unknown Genre".
-
-    Idempotent: sanitising a result gives it back unchanged (the passes run to a fixed point).
-    """
-    text = genre or ""
+def sanitize_component(text: str | None) -> str:
+    """One safe, bounded path component for any text (a genre, an artist, an album); "" when nothing usable
+    is left. Idempotent: sanitising a result gives it back unchanged (the passes run to a fixed point)."""
+    text = text or ""
     for _ in range(8):
         cleaned = _one_pass(text)
         if cleaned == text:
             break
         text = cleaned
-    return text or UNKNOWN_GENRE
+    return text
 
 
-def folder_key(folder: str) -> str:
-    """Key under which two folder names count as the same folder (case-insensitive filesystems)."""
-    return unicodedata.normalize("NFKC", folder.casefold())
+def sanitize_genre_folder(genre: str | None) -> str:
+    """A single safe, bounded folder name for `genre`; empty or unusable input gives "Unknown Genre"."""
+    return sanitize_component(genre) or UNKNOWN_GENRE

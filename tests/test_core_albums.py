@@ -1,0 +1,123 @@
+"""core.albums: grouping real tagged files into albums, the album genre, compilations and user splits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from conftest import gtzan_clips, make_album_track, needs_shared_data
+
+from music_reclass_gui.core.albums import group_albums
+from music_reclass_gui.core.decide import DecisionPolicy, decide_library
+from music_reclass_gui.core.library import scan
+from music_reclass_gui.core.review import ReviewSession, Status
+from music_reclass_gui.core.tags import TagInfo
+
+
+@dataclass
+class _Pred:
+    genre: str
+    confidence: float
+
+
+@dataclass
+class _Result:
+    audio_path: Path
+    top_predictions: list[_Pred]
+
+
+def _r(path: Path, *preds: tuple[str, float]) -> _Result:
+    return _Result(path, [_Pred(g, c) for g, c in preds])
+
+
+def _tags(album=None, artist=None, albumartist=None, genres=(), duration=30.0) -> TagInfo:
+    return TagInfo(album=album, artist=artist, albumartist=albumartist, genres=genres, duration=duration)
+
+
+def test_grouping_albums_compilations_and_untagged_folders(tmp_path):
+    a, b, c, d, e = (tmp_path / x for x in ("a", "b", "c", "dl", "rip"))
+    tags = {
+        a / "1.flac": _tags("Blue", "Ann"),
+        a / "2.flac": _tags("Blue", "Ann"),
+        b / "1.mp3": _tags("Hits", "X", "Various Artists"),
+        b / "2.mp3": _tags("Hits", "Y", "Various Artists"),
+        c / "1.ogg": _tags("Mix", "P"),
+        c / "2.ogg": _tags("Mix", "Q"),
+        c / "3.ogg": _tags("Mix", "R"),
+        d / "song.mp3": _tags(artist="K"),
+        d / "other.mp3": _tags(artist="L"),
+        e / "01 intro.flac": _tags(),
+        e / "02 outro.flac": _tags(),
+    }
+    albums, singles = group_albums(tags)
+    by_key = {al.key: al for al in albums}
+    assert by_key["Ann — Blue"].tracks == (a / "1.flac", a / "2.flac")
+    assert str(e) in by_key and by_key[str(e)].kind == "folder"  # numbered files: one release
+    assert set(singles) == {b / "1.mp3", b / "2.mp3", c / "1.ogg", c / "2.ogg", c / "3.ogg"} | {
+        d / "song.mp3",
+        d / "other.mp3",
+    }  # a "Various Artists" album, three artists without album artist, and a Downloads-like folder
+
+
+def test_album_genre_outvotes_an_odd_track_and_tags_count_as_evidence(tmp_path):
+    paths = [tmp_path / f"{i}.flac" for i in range(5)]
+    tags = {p: _tags("Loud", "Band") for p in paths}
+    results = [_r(p, ("Rock", 0.7), ("Jazz", 0.2)) for p in paths[:4]] + [
+        _r(paths[4], ("Jazz", 0.5), ("Rock", 0.4))
+    ]
+    out = decide_library(results, tags)
+    assert {p.genres for p in out.values()} == {("Rock",)}
+    info = out[paths[4]].album
+    assert info.agreement == "4 of 5 tracks lean Rock" and info.tracks == 5 and len(info.top) == 2
+    assert out[paths[4]].reason.startswith("album: 4 of 5 tracks lean Rock")
+    per_track = decide_library(results, tags, DecisionPolicy(album_mode=False))
+    assert per_track[paths[4]].genres == ("Jazz",) and per_track[paths[4]].album is None
+
+    # the user tagged 3 of 5 tracks Jazz: the album follows them although the model leans Rock
+    tagged = {p: _tags("Loud", "Band", genres=("Jazz",) if i < 3 else ()) for i, p in enumerate(paths)}
+    weak = [_r(p, ("Rock", 0.5), ("Jazz", 0.4)) for p in paths]
+    assert {p.genres for p in decide_library(weak, tagged).values()} == {("Jazz",)}
+
+
+def test_user_split_decides_each_half_on_its_own(tmp_path):
+    paths = [tmp_path / f"{i}.flac" for i in range(6)]
+    tags = {p: _tags("Two Sides", "Band") for p in paths}
+    results = [_r(p, ("Classical", 0.8), ("Metal", 0.1)) for p in paths[:3]]
+    results += [_r(p, ("Metal", 0.7), ("Classical", 0.2)) for p in paths[3:]]
+    whole = decide_library(results, tags)
+    assert len({p.genres for p in whole.values()}) == 1
+    split = decide_library(results, tags, splits={"Band — Two Sides": [paths[:3], paths[3:]]})
+    assert [split[p].genres for p in paths] == [("Classical",)] * 3 + [("Metal",)] * 3
+
+
+@needs_shared_data
+def test_review_session_groups_real_tagged_files_and_splits(tmp_path):
+    """Real files with real tags: the session proposes the album genre, accepts and splits in one action."""
+    rock, classical = gtzan_clips("rock"), gtzan_clips("classical")
+    lib = tmp_path / "lib"
+    files = [
+        make_album_track(
+            src, lib / "Band" / "Two Sides" / f"{i:02d}.{ext}", album="Two Sides", artist="Band", n=i
+        )
+        for i, (src, ext) in enumerate(
+            zip(rock[:2] + classical[:2], ("flac", "mp3", "ogg", "m4a"), strict=True), 1
+        )
+    ]
+    session = ReviewSession()
+    for track in scan([lib]):
+        session.add_track(track)
+    for f, g in zip(files, ("Rock", "Rock", "Classical", "Classical"), strict=True):
+        other = "Classical" if g == "Rock" else "Rock"
+        session.set_result(_r(f, (g, 0.8 if g == "Rock" else 0.7), (other, 0.1)))
+    (album,) = session.albums()
+    assert album.key == "Band — Two Sides" and set(album.tracks) == set(files)
+    assert {session.item(f).proposed for f in files} == {("Rock",)}
+    assert session.item(files[2]).album.agreement == "2 of 4 tracks lean Rock"
+
+    parts = session.split_album(album.key, [files[:2], files[2:]])
+    assert len(parts) == 2
+    assert [session.item(f).proposed for f in files] == [("Rock",)] * 2 + [("Classical",)] * 2
+    second = session.album_of(files[3])
+    assert session.accept_album(second.key) == files[2:]
+    assert [session.item(f).status for f in files] == [Status.CLASSIFIED] * 2 + [Status.ACCEPTED] * 2
+    assert session.primary_genre(files[3]) == "Classical"
