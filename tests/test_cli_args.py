@@ -76,17 +76,22 @@ def test_the_docs_name_only_options_that_exist():
     import music_reclass_gui.cli as cli_pkg
 
     known = {
-        opt
-        for parser in _parsers().values()
-        for _, action in _walk(parser)
-        for opt in action.option_strings
+        opt for parser in _parsers().values() for _, action in _walk(parser) for opt in action.option_strings
     }
     root = Path(__file__).resolve().parents[1]
     texts = {"README.md": (root / "README.md").read_text(encoding="utf-8")}
     for module in sorted(Path(cli_pkg.__file__).parent.glob("*_cmd.py")):
         source = module.read_text(encoding="utf-8")
         texts[module.name] = source.split('"""')[1] if source.startswith('"""') else ""
-    foreign = {"--no-deps", "--index-url", "--write", "--clips", "--sweep", "--phase", "--wheel"}  # pip, tools/
+    foreign = {
+        "--no-deps",
+        "--index-url",
+        "--write",
+        "--clips",
+        "--sweep",
+        "--phase",
+        "--wheel",
+    }  # pip, tools/
     missing = {
         (name, opt)
         for name, text in texts.items()
