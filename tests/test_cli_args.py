@@ -27,6 +27,15 @@ def test_nonsense_numbers_are_usage_errors(argv, capsys):
     assert f"argument {argv[2]}" in err and "expected a whole number of at least 1" in err
 
 
+@pytest.mark.parametrize("argv", [["--timeout", "-5"], ["--size", "big"], ["--device", "tpu"]])
+def test_the_window_command_refuses_nonsense_too(argv, capsys):
+    from music_reclass_gui.ui.app import build_parser
+
+    with pytest.raises(SystemExit) as exc:
+        build_parser().parse_args(argv)
+    assert exc.value.code == 2 and f"argument {argv[0]}" in capsys.readouterr().err
+
+
 def _walk(parser: argparse.ArgumentParser, words: tuple[str, ...] = ()):
     """Every (command words, action) of the parser tree, sub-commands included."""
     for action in parser._actions:
