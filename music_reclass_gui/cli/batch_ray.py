@@ -11,6 +11,7 @@ import os
 import sys
 from pathlib import Path
 
+from music_reclass_gui.cli.argtypes import positive_int
 from music_reclass_gui.core.errors import MusicReclassError
 
 EXIT_FILES_FAILED = 1
@@ -39,7 +40,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="--engine ray: Parquet results folder (re-runs resume)",
     )
     p.add_argument(
-        "--workers", type=int, default=None, help="--engine ray: tagger actors (default: one per GPU, else 1)"
+        "--workers",
+        type=positive_int,
+        default=None,
+        help="--engine ray: tagger actors (default: one per GPU, else 1)",
     )
 
 

@@ -139,9 +139,9 @@ def _common(p: argparse.ArgumentParser, default_epochs: int | None) -> None:
     )
     p.add_argument(
         "--folds",
-        type=positive_int,
+        type=non_negative_int,
         default=5,
-        help="stratified k-fold CV when there is no split (default 5)",
+        help="stratified k-fold CV when there is no split (default 5; cnn: 0 = a seeded 20 %% hold-out)",
     )
     p.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default 0)")
     p.add_argument(
