@@ -128,7 +128,7 @@ function render() {
       el("td", { class: "file", "data-label": "File" }, item.name),
       el("td", { "data-label": "On disk" }, item.current_genres.join("; ") || el("span", { class: "muted" }, "—")),
       el("td", { class: "proposed", "data-label": "Proposed" }, item.proposed.join("; ") || "—",
-        item.why ? el("div", { class: "why" }, item.why) : ""),
+        item.why && item.status === "classified" ? el("div", { class: "why" }, item.why) : ""),
       el("td", { "data-label": "Top 3" }, item.predictions.length ? bars(item) : (item.reason || "…")),
       el("td", { "data-label": "Status" }, el("span", { class: "status " + item.status, title: item.reason || "" }, item.status)),
       el("td", { class: "actions" },
