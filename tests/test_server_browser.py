@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import mutagen
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
@@ -46,7 +47,7 @@ def test_drop_classify_accept_apply_then_monitoring_moves(server, tmp_path, defa
     write_audio(song, tone(6, 22050, 260.0, seed=21), 22050)
     expected = default_classifier.classify(song).genre
     driver = browser()
-    wait = WebDriverWait(driver, 120)
+    wait = WebDriverWait(driver, 120, ignored_exceptions=(StaleElementReferenceException,))  # rows re-drawn
     try:
         driver.get(url + "/")
         # the server has a token: the page asks for it
