@@ -126,3 +126,33 @@ def test_cluster_is_imported_only_by_the_cli_and_pyarrow_only_by_cluster():
         if _uses(imps, "pyarrow") and not _in(module, "cluster"):
             bad[module] = "imports pyarrow"
     assert bad == {}
+
+
+def test_only_server_imports_web_frameworks():
+    """fastapi/starlette/uvicorn are an optional extra: nothing outside server/ may need them (the CLI's
+    `serve` imports the server package lazily, inside its function)."""
+    web = ("fastapi", "starlette", "uvicorn")
+    offenders = {
+        m: sorted(i for i in imps if any(_uses({i}, w) for w in web))
+        for m, imps in _modules().items()
+        if not _in(m, "server")
+    }
+    assert {m: i for m, i in offenders.items() if i} == {}
+
+
+def test_lower_layers_do_not_import_the_server():
+    bad = {
+        m: sorted(i for i in imps if _uses({i}, f"{PACKAGE}.server"))
+        for m, imps in _modules().items()
+        if _in(m, "core") or _in(m, "inference") or _in(m, "training") or _in(m, "ui")
+    }
+    assert {m: i for m, i in bad.items() if i} == {}
+
+
+def test_server_and_stream_import_no_qt():
+    bad = {
+        m: sorted(i for i in imps if _uses({i}, "PySide6"))
+        for m, imps in _modules().items()
+        if _in(m, "server") or m == f"{PACKAGE}.inference.stream" or m == f"{PACKAGE}.cli.listen_cmd"
+    }
+    assert {m: i for m, i in bad.items() if i} == {}

@@ -3,6 +3,8 @@ option."""
 
 from __future__ import annotations
 
+import argparse
+
 import pytest
 
 from music_reclass_gui.cli import main
@@ -23,3 +25,44 @@ def test_nonsense_numbers_are_usage_errors(argv, capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert f"argument {argv[2]}" in err and "expected a whole number of at least 1" in err
+
+
+def _walk(parser: argparse.ArgumentParser, words: tuple[str, ...] = ()):
+    """Every (command words, action) of the parser tree, sub-commands included."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _walk(sub, (*words, name))
+        else:
+            yield words, action
+
+
+def _parsers():
+    from music_reclass_gui.cli import build_parser
+    from music_reclass_gui.ui.app import build_parser as build_gui_parser
+
+    return {"music-reclass": build_parser(), "music-reclass-gui": build_gui_parser()}
+
+
+def test_every_option_has_a_help_text():
+    missing = [
+        f"{prog} {' '.join(words)} {'/'.join(action.option_strings) or action.dest}"
+        for prog, parser in _parsers().items()
+        for words, action in _walk(parser)
+        if not (action.help and action.help.strip()) and action.help is not argparse.SUPPRESS
+    ]
+    assert not missing, "options without help:\n" + "\n".join(missing)
+
+
+def test_every_device_option_offers_the_same_choices():
+    from music_reclass_gui.inference.device import DEVICE_CHOICES
+
+    devices = [
+        (words, action)
+        for parser in _parsers().values()
+        for words, action in _walk(parser)
+        if "--device" in action.option_strings
+    ]
+    assert len(devices) >= 6  # classify, batch, train cnn, evaluate, train personal, the GUI
+    for words, action in devices:
+        assert tuple(action.choices or ()) == DEVICE_CHOICES, words

@@ -106,5 +106,5 @@ def test_models_lists_installed_models(capsys):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
 def test_cuda_on_a_cpu_machine_exits_2_with_a_reason(music, capsys):
     _, files, _, _ = music
-    assert main(["classify", str(files[0]), "--device", "cuda"]) == 2
+    assert main(["classify", str(files[0]), "--device", "cuda"]) == 3
     assert "CUDA is not available" in capsys.readouterr().err

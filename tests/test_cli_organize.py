@@ -83,7 +83,9 @@ def test_dry_run_json_plan(tmp_path: Path, tagged_library, capsys) -> None:
     assert main(["organize", str(lib), "--to", str(out), "--dry-run", "--json"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     moves = {
-        Path(r["src"]).name: Path(r["dst"]).relative_to(out).as_posix() for r in lines if r["type"] == "move"
+        Path(r["source"]).name: Path(r["target"]).relative_to(out).as_posix()
+        for r in lines
+        if r["type"] == "move" and "of" not in r
     }
     assert moves == {
         "a.mp3": "Rock/a.mp3",
@@ -94,7 +96,11 @@ def test_dry_run_json_plan(tmp_path: Path, tagged_library, capsys) -> None:
     assert [(Path(r["path"]).name, r["reason"]) for r in lines if r["type"] == "skip"] == [
         ("e.wav", "no genre")
     ]
-    assert lines[-1] == {"type": "counts", "counts": {"Rock": 2, "Jazz": 1, "Hip-Hop": 1}}
+    assert [(Path(r["source"]).name, r["of"]) for r in lines if "of" in r] == [
+        ("b.lrc", str(paths["album/b.flac"]))
+    ]
+    assert lines[-1]["type"] == "summary" and lines[-1]["counts"] == {"Rock": 2, "Jazz": 1, "Hip-Hop": 1}
+    assert (lines[-1]["tracks"], lines[-1]["files_moved"], lines[-1]["skipped"]) == (4, 5, 1)
 
 
 def test_organize_by_tag_then_undo(tmp_path: Path, tagged_library, capsys) -> None:
@@ -128,7 +134,7 @@ def test_organize_by_tag_then_undo(tmp_path: Path, tagged_library, capsys) -> No
     assert not out.exists()
     assert main(["undo", "--list"]) == 0
     assert "[undone]" in capsys.readouterr().out
-    assert main(["undo"]) == 2
+    assert main(["undo"]) == 3
     assert "nothing to undo" in capsys.readouterr().err
 
 
@@ -138,7 +144,7 @@ def test_undo_refusal_names_the_changed_file(tmp_path: Path, tagged_library, cap
     assert main(["organize", str(lib), "--to", str(out)]) == 0
     moved = out / "Jazz" / "b.flac"
     write_genres(moved, ["Fusion"])  # the user edits a file after organising
-    assert main(["undo"]) == 2
+    assert main(["undo"]) == 3
     err = capsys.readouterr().err
     assert str(moved) in err and "cannot undo" in err
     assert moved.exists() and not paths["album/b.flac"].exists(), "nothing moved back"
@@ -151,7 +157,7 @@ def test_read_only_output_is_a_clear_error(tmp_path: Path, tagged_library, capsy
     before = full_state(tmp_path)
     out.chmod(0o555)
     try:
-        assert main(["organize", str(lib), "--to", str(out)]) == 2
+        assert main(["organize", str(lib), "--to", str(out)]) == 3
     finally:
         out.chmod(0o755)
     assert "read-only" in capsys.readouterr().err

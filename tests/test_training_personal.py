@@ -177,13 +177,13 @@ def test_cli_prints_the_summary_and_saves_then_removes(library, capsys):
     assert main(["train", "personal", "--remove", "Mine"]) == 0
     assert "Mine" not in [c.name for c in list_models()]
     capsys.readouterr()
-    assert main(["train", "personal", "--remove", "Mine"]) == 2
+    assert main(["train", "personal", "--remove", "Mine"]) == 3  # EXIT_CANNOT_RUN
     assert "no user model called 'Mine'" in capsys.readouterr().err
 
 
 def test_cli_default_minimum_explains_why_nothing_is_learnt(library, capsys):
     lib, _ = library
-    assert main(["train", "personal", str(lib), "--name", "Mine"]) == 2
+    assert main(["train", "personal", str(lib), "--name", "Mine"]) == 3  # EXIT_CANNOT_RUN
     err = capsys.readouterr().err
     assert "at least 5 tagged tracks" in err and "Hip Hop: 4" in err and "lower the minimum" in err
 
@@ -192,16 +192,16 @@ def test_cli_one_genre_and_untagged_libraries_exit_2(make_audio, tmp_path, capsy
     untagged_dir = tmp_path / "untagged"
     for i in range(3):
         make_audio(f"t{i}.flac", seconds=1.0, folder=untagged_dir)
-    assert main(["train", "personal", str(untagged_dir), "--name", "X"]) == 2
+    assert main(["train", "personal", str(untagged_dir), "--name", "X"]) == 3  # EXIT_CANNOT_RUN
     assert "no track in this library has a genre tag" in capsys.readouterr().err
 
     one_dir = tmp_path / "one"
     for i in range(6):
         write_genres(make_audio(f"t{i}.flac", seconds=1.0, folder=one_dir), ["Rock" if i % 2 else "rock"])
-    assert main(["train", "personal", str(one_dir), "--name", "X"]) == 2
+    assert main(["train", "personal", str(one_dir), "--name", "X"]) == 3  # EXIT_CANNOT_RUN
     assert "same genre" in capsys.readouterr().err
-    assert main(["train", "personal", str(tmp_path / "missing"), "--name", "X"]) == 2
-    assert main(["train", "personal", str(one_dir)]) == 2
+    assert main(["train", "personal", str(tmp_path / "missing"), "--name", "X"]) == 3  # EXIT_CANNOT_RUN
+    assert main(["train", "personal", str(one_dir)]) == 3  # EXIT_CANNOT_RUN
     assert "--name" in capsys.readouterr().err
     assert not [c for c in list_models() if c.origin == "user"]
 

@@ -5,7 +5,7 @@
 Only clips whose GTZAN genre is one of the tagger's genres (after the genre map) are used; for each, the
 tagger's genre scores become p = s ** (1/T) / sum(s ** (1/T)) (models.tagger_genre_probs) and T minimises
 the negative log-likelihood of the true genre. Reported: accuracy, NLL and expected calibration error (ECE,
-5 equal-width confidence bins), in-sample and leave-one-out (T refit without the clip), so the card says what
+training.calibrate.ECE_BINS = 10 equal-width confidence bins, the same ECE every model card reports), in-sample and leave-one-out (T refit without the clip), so the card says what
 the confidence means and how it was checked. --write stores {"calibration": {...}} in the card.
 """
 
@@ -22,19 +22,10 @@ from music_reclass_gui.inference.cache import FeatureCache
 from music_reclass_gui.inference.engine import extract_features
 from music_reclass_gui.inference.models import tagger_genre_probs
 from music_reclass_gui.inference.registry import find_card, load_model
+from music_reclass_gui.training.calibrate import ECE_BINS, expected_calibration_error
 
 CLIPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "gtzan" / "clips"
 GRID = np.exp(np.linspace(np.log(0.02), np.log(5.0), 200))
-
-
-def ece(conf: np.ndarray, correct: np.ndarray, bins: int = 5) -> float:
-    edges = np.linspace(0, 1, bins + 1)
-    total = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
-        m = (conf > lo) & (conf <= hi)
-        if m.any():
-            total += m.mean() * abs(conf[m].mean() - correct[m].mean())
-    return float(total)
 
 
 def nll(scores: list[np.ndarray], truth: list[int], groups, t: float) -> float:
@@ -52,12 +43,12 @@ def fit(scores, truth, groups) -> float:
     return float(GRID[int(np.argmin([nll(scores, truth, groups, t) for t in GRID]))])
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--model", default="msd-musicnn")
-    ap.add_argument("--clips", type=Path, default=CLIPS)
+    ap.add_argument("--model", default="msd-musicnn", help="the musicnn tagger to calibrate")
+    ap.add_argument("--clips", type=Path, default=CLIPS, help="GTZAN clips as CLIPS/<genre>/*.wav")
     ap.add_argument("--write", action="store_true", help="store the calibration in the model card")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
 
     model = load_model(args.model, "cpu")
     gmap = load_genre_map()
@@ -83,23 +74,34 @@ def main() -> None:
         correct = (pred == np.array(truth)).astype(float)
         p_true = probs[np.arange(len(truth)), truth]
         return {"accuracy": round(float(correct.mean()), 3), "mean_confidence": round(float(conf.mean()), 3),
-                "nll": round(float(-np.log(np.clip(p_true, 1e-12, 1)).mean()), 3), "ece": round(ece(conf, correct), 3)}  # fmt: skip
+                "nll": round(float(-np.log(np.clip(p_true, 1e-12, 1)).mean()), 3),
+                "ece": round(expected_calibration_error(probs, np.array(truth)), 3)}  # fmt: skip
 
     loo = [
         fit(scores[:i] + scores[i + 1 :], truth[:i] + truth[i + 1 :], model.groups)
         for i in range(len(scores))
     ]
     genres = sorted(set(names))
+    before, after = evaluate([1.0] * len(scores)), evaluate(loo)
+    calibrated = after["ece"] < before["ece"]  # judged leave-one-out, never in-sample
     calibration = {
         "method": "temperature on genre scores: p_g = s_g^(1/T) / sum_h s_h^(1/T), s_g = max sigmoid score of the labels mapped to genre g",
         "temperature": round(t, 4),
         "data": f"{len(scores)} real GTZAN clips (30 s, genres {', '.join(genres)}) from ../shared/data/gtzan/clips; "
         f"the tagger proposes {len(model.labels)} genres, so chance is {1 / len(model.labels):.3f}",
         "in_sample": evaluate([t] * len(scores)),
-        "leave_one_out": evaluate(loo),
-        "uncalibrated_T1": evaluate([1.0] * len(scores)),
-        "meaning": "confidence = the model's probability that this genre (among its genres) is right; checked on the clips above "
-        "(ECE = mean |confidence - accuracy| over 5 confidence bins). Few clips and only GTZAN's genres: treat as approximate.",
+        "leave_one_out": after,
+        "uncalibrated_T1": before,
+        "calibrated": calibrated,
+        "meaning": (
+            "confidence = the model's probability that this genre (among its genres) is right"
+            if calibrated
+            else f"NOT calibrated: the fitted temperature did not lower the leave-one-out ECE ({before['ece']} at T=1, "
+            f"{after['ece']} fitted), so confidence is a relative score, not a probability"
+        )
+        + "; checked on the clips above "
+        f"(ECE = mean |confidence - accuracy| over {ECE_BINS} equal-width confidence bins). Few clips and only GTZAN's genres: "
+        "treat as approximate.",
         "reproduce": f"python tools/calibrate_tagger.py --model {args.model} --write",
     }
     print(json.dumps(calibration, indent=2))
@@ -107,8 +109,18 @@ def main() -> None:
         card_path = find_card(args.model).path
         card = json.loads(card_path.read_text(encoding="utf-8"))
         card["calibration"] = calibration
+        card.setdefault("metrics", {})["confidence"] = (
+            "raw tags (`--tags`) are independent per-tag sigmoid probabilities; the genre confidence is "
+            + (
+                "the calibrated distribution over this model's genres described under 'calibration'"
+                if calibrated
+                else "a softmax over this model's genre scores that calibration did not improve (see "
+                "'calibration'): use it to rank, not as a probability"
+            )
+        )
         card_path.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         print(f"written to {card_path}")
+    return calibration
 
 
 if __name__ == "__main__":

@@ -9,7 +9,16 @@ import sys
 from collections.abc import Sequence
 
 from music_reclass_gui import __version__
-from music_reclass_gui.cli import apply_cmd, classify_cmd, organize_cmd, tags_cmd, train_cmd
+from music_reclass_gui.cli import (
+    apply_cmd,
+    classify_cmd,
+    listen_cmd,
+    organize_cmd,
+    serve_cmd,
+    tags_cmd,
+    train_cmd,
+)
+from music_reclass_gui.cli.exit_codes import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (tags_cmd, classify_cmd, organize_cmd, train_cmd, apply_cmd):
+    for module in (tags_cmd, classify_cmd, organize_cmd, train_cmd, serve_cmd, listen_cmd, apply_cmd):
         module.register(sub)
     return parser
 
@@ -31,10 +40,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # output piped into `head` and friends: stop quietly, as Unix tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

@@ -47,3 +47,25 @@ def genre_name(text: str) -> str:
     if not name:
         raise argparse.ArgumentTypeError("a genre cannot be blank; use --clear-genres to remove the genre")
     return name
+
+
+class _DeviceChoices(tuple):
+    """The device names argparse offers (auto, cpu, cuda, mps) that also admit a numbered GPU (cuda:1)."""
+
+    def __contains__(self, value: object) -> bool:
+        text = str(value)
+        kind, _, index = text.partition(":")
+        return super().__contains__(text) or (kind == "cuda" and index.isdigit())
+
+
+def add_device_option(parser: argparse.ArgumentParser, help: str, default: str | None = "auto") -> None:
+    """--device with the one list of choices every command shares (a numbered GPU, cuda:1, works too)."""
+    from music_reclass_gui.inference.device import DEVICE_CHOICES  # torch-free
+
+    parser.add_argument(
+        "--device",
+        default=default,
+        choices=_DeviceChoices(DEVICE_CHOICES),
+        metavar="{" + ",".join(DEVICE_CHOICES) + "}",
+        help=f"{help} (default {default}; cuda:N picks a GPU)" if default else help,
+    )

@@ -2,9 +2,14 @@
 
 classify FILE...   one JSON object per file per line (failures: {"audio_path", "error"}); exit 1 if any failed
 batch DIR          one JSON object {"total_files", "processed", "failed", "results", "errors"}; progress bar on
-                   stderr only when it is a terminal; --write-tags writes each top genre (journaled, undoable)
+                   stderr only when it is a terminal; --write-tags writes the decided genres (journaled,
+                   undoable) through core.decide, with the GUI's rules (threshold, keep-existing, multi-genre)
+Albums: a result of a track that belongs to an album (core.albums) carries
+"album": {"key", "genre", "confidence", "tracks", "agreement", "top"}, and in batch --write-tags every track of
+the album gets the album's genre; --per-track turns both off.
 models             installed models with labels, source, licence and metrics
-Exit codes: 0 all good, 1 some files failed, 2 the model/device could not be used.
+Exit codes (cli/exit_codes.py): 0 all good, 1 some files failed, 2 usage, 3 the model/device/folder could not be
+used.
 """
 
 from __future__ import annotations
@@ -12,30 +17,30 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from music_reclass_gui.cli import batch_ray
-from music_reclass_gui.cli.argtypes import positive_int
-from music_reclass_gui.cli.decide_args import add_policy_args, policy_from_args
+from music_reclass_gui.cli.argtypes import add_device_option, positive_int
+from music_reclass_gui.cli.decide_args import add_per_track_arg, add_policy_args, policy_from_args
+from music_reclass_gui.cli.exit_codes import EXIT_CANNOT_RUN as EXIT_MODEL
+from music_reclass_gui.cli.exit_codes import EXIT_FILES_FAILED
+from music_reclass_gui.cli.progress import Progress
 from music_reclass_gui.core.errors import ModelError, MusicReclassError
-
-EXIT_FILES_FAILED = 1
-EXIT_MODEL = 2
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add classify, batch and models."""
     p = sub.add_parser("classify", help="classify audio files, one JSON line per file")
-    p.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="audio files to classify")
     _model_args(p)
     p.add_argument("--tags", action="store_true", help="also print the model's raw scores for all its labels")
     p.add_argument("--no-cache", action="store_true", help="ignore and do not update the feature cache")
+    add_per_track_arg(p)
     p.set_defaults(func=run_classify)
 
     b = sub.add_parser("batch", help="classify every audio file under a folder, print one JSON summary")
-    b.add_argument("folder", type=Path, metavar="DIR")
+    b.add_argument("folder", type=Path, metavar="DIR", help="folder searched recursively for audio files")
     _model_args(b)
     b.add_argument(
         "--write-tags",
@@ -54,13 +59,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
-    from music_reclass_gui.inference.device import DEVICE_CHOICES
-
     p.add_argument("--model", default=None, help="model name (see `music-reclass models`)")
     p.add_argument(
         "--top-k", type=positive_int, default=3, help="how many candidate genres to report (default 3)"
     )
-    p.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="where to run the network")
+    add_device_option(p, "where to run the network")
 
 
 def _classifier(args: argparse.Namespace, jobs: int | None = None):
@@ -80,42 +83,70 @@ def run_classify(args: argparse.Namespace) -> int:
     if clf is None:
         return EXIT_MODEL
     failed = 0
+    albums = _AlbumBuffer(args.files, policy_from_args(args))
     for out in clf.classify_many(args.files):
-        if hasattr(out, "genre"):
-            line = out.to_json(include_tags=args.tags)
-        else:
-            failed += 1
-            line = out.to_json()
-        print(json.dumps(line, ensure_ascii=False), flush=True)
+        failed += not hasattr(out, "genre")
+        for result in albums.add(out):
+            line = result.to_json(include_tags=args.tags) if hasattr(result, "genre") else result.to_json()
+            if hasattr(result, "genre"):
+                albums.annotate(result, line)
+            print(json.dumps(line, ensure_ascii=False), flush=True)
     return EXIT_FILES_FAILED if failed else 0
 
 
-class _Progress:
-    """A one-line progress bar on stderr, drawn only when stderr is a terminal."""
+class _AlbumBuffer:
+    """classify streams a line per file; a track of an album waits until its album is complete, so its line
+    can carry the album's decision ("album": {...}). Files outside albums are printed at once."""
 
-    def __init__(self, total: int, stream: TextIO = sys.stderr) -> None:
-        self.total, self.stream, self.start = total, stream, time.perf_counter()
-        self.enabled = stream.isatty()
+    def __init__(self, files: list[Path], policy) -> None:
+        from music_reclass_gui.core.albums import group_albums
 
-    def update(self, done: int, failed: int) -> None:
-        if not self.enabled or not self.total:
+        self.policy = policy
+        self.tags: dict[Path, Any] = {}
+        self.album_of: dict[Path, tuple[Path, ...]] = {}
+        self.decided: dict[Path, Any] = {}
+        self.waiting: dict[tuple[Path, ...], list] = {}
+        if not policy.album_mode:
             return
-        width = 30
-        fill = int(width * done / self.total)
-        rate = done / max(1e-6, time.perf_counter() - self.start) * 60
-        self.stream.write(
-            f"\r[{'#' * fill}{'.' * (width - fill)}] {done}/{self.total}  {failed} failed  {rate:.0f}/min"
-        )
-        self.stream.flush()
+        self.tags = {Path(f): _tags_or_none(Path(f)) for f in files}
+        for album in group_albums(self.tags)[0]:
+            if len(album.tracks) > 1:
+                self.album_of.update(dict.fromkeys(album.tracks, album.tracks))
 
-    def close(self) -> None:
-        if self.enabled:
-            self.stream.write("\n")
-            self.stream.flush()
+    def add(self, out) -> list:
+        members = self.album_of.get(Path(out.audio_path))
+        if members is None:
+            return [out]
+        got = self.waiting.setdefault(members, [])
+        got.append(out)
+        if len(got) < len(members):
+            return []
+        from music_reclass_gui.core.decide import decide_library
+
+        ok = [r for r in got if hasattr(r, "genre")]
+        self.decided.update(decide_library(ok, {p: self.tags.get(p) for p in members}, self.policy))
+        return sorted(got, key=lambda r: members.index(Path(r.audio_path)))
+
+    def annotate(self, result, line: dict) -> None:
+        proposal = self.decided.get(Path(result.audio_path))
+        if proposal is not None and proposal.album is not None:
+            line["album"] = proposal.album.to_json()
+
+
+def _tags_or_none(path: Path):
+    from music_reclass_gui.core.tags import read_tags
+
+    try:
+        return read_tags(path)
+    except MusicReclassError:
+        return None
 
 
 def run_batch(args: argparse.Namespace) -> int:
+    """Classify, decide through core.decide (albums included), and optionally write the decisions."""
+    from music_reclass_gui.core.decide import decide_library
     from music_reclass_gui.core.library import scan
+    from music_reclass_gui.core.organize import TagChange
 
     if args.engine == "ray":
         return batch_ray.run_batch_ray(args)
@@ -136,8 +167,8 @@ def run_batch(args: argparse.Namespace) -> int:
     files = [t.path for t in tracks]
     results: list[dict[str, Any]] = []
     errors: list[dict[str, str]] = list(scan_errors)
-    classified = []
-    bar = _Progress(len(files))
+    classified: list[Any] = []
+    bar = Progress(len(files), label="classifying")
     for out in clf.classify_many(files):
         if hasattr(out, "genre"):
             results.append(out.to_json())
@@ -146,6 +177,12 @@ def run_batch(args: argparse.Namespace) -> int:
             errors.append(out.to_json())
         bar.update(len(results) + len(errors) - len(scan_errors), len(errors) - len(scan_errors))
     bar.close()
+    tags = {t.path: t.tags for t in tracks}
+    proposals = decide_library(classified, tags, policy_from_args(args))
+    for result, line in zip(classified, results, strict=True):
+        proposal = proposals.get(Path(result.audio_path))
+        if proposal is not None and proposal.album is not None:
+            line["album"] = proposal.album.to_json()
     summary: dict[str, Any] = {
         "total_files": len(files),
         "processed": len(results),
@@ -155,20 +192,11 @@ def run_batch(args: argparse.Namespace) -> int:
     }
     write_failed = False
     if args.write_tags:
-        summary["tags_written"] = written = _write_tags(_decided_changes(classified, tracks, args))
+        changes = [TagChange(p, prop.genres) for p, prop in proposals.items() if prop.auto and prop.genres]
+        summary["tags_written"] = written = _write_tags(changes)
         write_failed = bool(written["failed"])
     print(json.dumps(summary, ensure_ascii=False))
     return EXIT_FILES_FAILED if errors or write_failed else 0
-
-
-def _decided_changes(classified: list, tracks: list, args: argparse.Namespace) -> list:
-    """The tag changes the decision layer (core.decide) makes of the results, as the GUI would."""
-    from music_reclass_gui.core.decide import decide_library
-    from music_reclass_gui.core.organize import TagChange
-
-    tags = {t.path: t.tags for t in tracks}
-    proposals = decide_library(classified, tags, policy_from_args(args))
-    return [TagChange(p, prop.genres) for p, prop in proposals.items() if prop.auto and prop.genres]
 
 
 def _write_tags(changes: list) -> dict[str, Any]:
@@ -176,14 +204,17 @@ def _write_tags(changes: list) -> dict[str, Any]:
     Returns {"op_id", "written", "failed": [{"audio_path", "error"}]}."""
     from music_reclass_gui.core.organize import apply_tag_changes
 
+    bar = Progress(len(changes), label="writing tags")
     try:
-        report = apply_tag_changes(changes)
+        report = apply_tag_changes(changes, progress=bar.callback)
     except MusicReclassError as exc:  # e.g. another operation holds the journal lock
         return {
             "op_id": None,
             "written": 0,
             "failed": [{"audio_path": "", "error": f"no tags written: {exc}"}],
         }
+    finally:
+        bar.close()
     failed = [{"audio_path": str(p), "error": f"{p}: {reason}"} for p, reason in report.failed]
     return {"op_id": report.op_id, "written": len(report.done), "failed": failed}
 

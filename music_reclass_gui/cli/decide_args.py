@@ -41,11 +41,22 @@ def add_policy_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_per_track_arg(p: argparse.ArgumentParser) -> None:
+    """Only --per-track (for commands that report but never write, such as classify)."""
+    p.add_argument(
+        "--per-track",
+        action="store_true",
+        help='treat every file on its own (no "album" object in the results)',
+    )
+
+
 def policy_from_args(args: argparse.Namespace) -> DecisionPolicy:
+    """The policy of the parsed flags; a flag the command does not have keeps the policy's default."""
+    d = DecisionPolicy()
     return DecisionPolicy(
-        threshold=args.threshold,
-        keep_existing=args.keep_existing,
-        multi_genre=args.multi_genre,
-        min_confidence=args.min_confidence,
-        album_mode=not args.per_track,
+        threshold=getattr(args, "threshold", d.threshold),
+        keep_existing=getattr(args, "keep_existing", d.keep_existing),
+        multi_genre=getattr(args, "multi_genre", d.multi_genre),
+        min_confidence=getattr(args, "min_confidence", d.min_confidence),
+        album_mode=not getattr(args, "per_track", False),
     )

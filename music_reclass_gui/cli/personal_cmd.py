@@ -2,7 +2,7 @@
 
 Prints the summary as JSON (examples per genre, left-out genres, cross-validated accuracy overall and per
 genre, confusion matrix with its labels, the multi-genre policy) and installs the model unless --dry-run.
-`train personal --remove NAME` deletes a personal model. Exit codes: 0 done, 2 nothing to learn / bad input
+`train personal --remove NAME` deletes a personal model. Exit codes: 0 done, 2 usage, 3 nothing to learn / bad input
 (the message says why: no tags, a single genre, every genre below the minimum, a name in use).
 """
 
@@ -14,9 +14,9 @@ import shlex
 import sys
 from pathlib import Path
 
+from music_reclass_gui.cli.argtypes import add_device_option, non_negative_int, positive_int
+from music_reclass_gui.cli.exit_codes import EXIT_CANNOT_RUN as EXIT_BAD_INPUT
 from music_reclass_gui.core.errors import MusicReclassError
-
-EXIT_BAD_INPUT = 2
 
 
 def register_train(tsub: argparse._SubParsersAction) -> None:
@@ -39,10 +39,10 @@ def register_train(tsub: argparse._SubParsersAction) -> None:
         help=f"genres with fewer tagged tracks are left out (default {DEFAULT_MIN_EXAMPLES}, at least 2)",
     )
     p.add_argument(
-        "--folds", type=int, default=DEFAULT_FOLDS, help="cross-validation folds at most (default 5)"
+        "--folds", type=positive_int, default=DEFAULT_FOLDS, help="cross-validation folds at most (default 5)"
     )
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", help="where the musicnn features are computed when not cached")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default 0)")
+    add_device_option(p, "where the musicnn features are computed when not cached")
     p.add_argument("--dry-run", action="store_true", help="print the summary, save nothing")
     p.add_argument("--replace", action="store_true", help="overwrite an existing model of that name")
     p.add_argument("--remove", metavar="NAME", help="delete the personal model NAME and exit")

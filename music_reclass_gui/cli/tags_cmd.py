@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from music_reclass_gui.cli.argtypes import genre_name
+from music_reclass_gui.cli.exit_codes import EXIT_FILES_FAILED
 from music_reclass_gui.core.errors import MusicReclassError
 from music_reclass_gui.core.tags import DEFAULT_ID3_SEPARATOR, read_tags, write_genres
 
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"music-reclass tags: {printable(path)}: {exc.reason}", file=sys.stderr, flush=True)
             continue
         print(line, flush=True)
-    return 1 if failed else 0
+    return EXIT_FILES_FAILED if failed else 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:

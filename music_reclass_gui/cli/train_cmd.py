@@ -6,7 +6,7 @@ evaluate        --model NAME (--features-csv CSV | --dataset DIR) [--confusion-p
 
 Other modules add `train` sub-commands (e.g. `train head`, `train personal`) by being listed in
 TRAIN_PLUGINS: each has ``register_train(train_subparsers)``.
-Exit codes: 0 done, 2 bad data / model (the message names the file and the reason).
+Exit codes: 0 done, 2 usage, 3 bad data / model (the message names the file and the reason).
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
+from music_reclass_gui.cli.argtypes import add_device_option, non_negative_int, positive_float, positive_int
+from music_reclass_gui.cli.exit_codes import EXIT_CANNOT_RUN as EXIT_BAD_INPUT
 from music_reclass_gui.core.errors import MusicReclassError
-
-EXIT_BAD_INPUT = 2
 
 # Modules that add `train <something>` sub-commands: each defines register_train(subparsers).
 TRAIN_PLUGINS: tuple[str, ...] = (
@@ -70,7 +70,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="features to compute for --dataset (default gtzan57)",
     )
-    f.add_argument("--fma-subset", choices=("small", "medium", "large"), default=None)
+    f.add_argument(
+        "--fma-subset",
+        choices=("small", "medium", "large"),
+        default=None,
+        help="with --fma: only this FMA subset (default: every track with a top genre)",
+    )
     f.add_argument(
         "--model",
         choices=("auto", "mlp", "linear"),
@@ -93,9 +98,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     src = c.add_mutually_exclusive_group(required=True)
     src.add_argument("--dataset", type=Path, metavar="DIR", help="audio in DIR/<genre>/ folders")
     src.add_argument("--fma", type=Path, metavar="DIR", help="FMA folder (tracks.csv + fma_*/NNN/NNNNNN.mp3)")
-    c.add_argument("--fma-subset", choices=("small", "medium", "large"), default=None)
-    c.add_argument("--crop-seconds", type=float, default=3.0)
-    c.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
+    c.add_argument(
+        "--fma-subset",
+        choices=("small", "medium", "large"),
+        default=None,
+        help="with --fma: only this FMA subset (default: all)",
+    )
+    c.add_argument(
+        "--crop-seconds",
+        type=positive_float,
+        default=3.0,
+        help="length of the random crops the CNN trains on (default 3.0)",
+    )
+    add_device_option(c, "where to train")
     _common(c, default_epochs=20)
     c.set_defaults(func=_train_cnn)
 
@@ -105,7 +120,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     e = sub.add_parser(
         "evaluate", help="accuracy, per-class accuracy and confusion matrix of a model, as JSON"
     )
-    e.add_argument("--model", required=True, metavar="NAME")
+    e.add_argument(
+        "--model", required=True, metavar="NAME", help="installed model to evaluate (see `models`)"
+    )
     src = e.add_mutually_exclusive_group(required=True)
     src.add_argument(
         "--features-csv", type=Path, metavar="CSV", help="CSV with the model's feature columns and 'label'"
@@ -114,8 +131,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument(
         "--split-file", type=Path, help="evaluate only the files NOT listed (the list of training files)"
     )
-    e.add_argument("--confusion-png", type=Path, metavar="OUT.png")
-    e.add_argument("--device", default="auto")
+    e.add_argument(
+        "--confusion-png", type=Path, metavar="OUT.png", help="also save the confusion matrix as a PNG"
+    )
+    add_device_option(e, "where to run the model")
     e.set_defaults(func=_evaluate)
 
 
@@ -125,12 +144,15 @@ def _common(p: argparse.ArgumentParser, default_epochs: int | None) -> None:
         "--split-file", type=Path, help="names of the training files; every other file is evaluated"
     )
     p.add_argument(
-        "--folds", type=int, default=5, help="stratified k-fold CV when there is no split (default 5)"
+        "--folds",
+        type=positive_int,
+        default=5,
+        help="stratified k-fold CV when there is no split (default 5)",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default 0)")
     p.add_argument(
         "--epochs",
-        type=int,
+        type=positive_int,
         default=default_epochs,
         help="default: " + ("chosen by CV" if default_epochs is None else str(default_epochs)),
     )
@@ -421,6 +443,7 @@ def _evaluate_csv(args, gmap, datasets):
 
 
 def _evaluate_audio(args, gmap, datasets):
+    from music_reclass_gui.cli.progress import Progress
     from music_reclass_gui.inference.engine import ClassificationFailure, Classifier
 
     items = datasets.scan_genre_folders(args.dataset)
@@ -431,13 +454,16 @@ def _evaluate_audio(args, gmap, datasets):
     )
     index = {lab: i for i, lab in enumerate(clf.labels)}
     kept_true, y_pred, failed = [], [], []
+    bar = Progress(len(idx), label="evaluating")
     for t, res in zip(y_true, clf.classify_many([items[i].path for i in idx]), strict=True):
         if isinstance(res, ClassificationFailure):
             failed.append(res.to_json())
-            print(f"skipped: {res.error}", file=sys.stderr)
-            continue
-        kept_true.append(t)
-        y_pred.append(index[res.genre])
+            bar.note(f"skipped: {res.error}")
+        else:
+            kept_true.append(t)
+            y_pred.append(index[res.genre])
+        bar.update(len(kept_true) + len(failed), len(failed))
+    bar.close()
     extra = {"n_seen_in_training": _seen_in_training(clf.model, [keys[i] for i in idx]), "failed": failed}
     _warn_seen(extra["n_seen_in_training"], len(idx))
     return kept_true, y_pred, clf.labels, extra

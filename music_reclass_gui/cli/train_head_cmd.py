@@ -13,6 +13,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from music_reclass_gui.cli.argtypes import non_negative_int, positive_int
+from music_reclass_gui.cli.exit_codes import EXIT_CANNOT_RUN
 from music_reclass_gui.core.errors import MusicReclassError
 
 
@@ -31,16 +33,21 @@ def register_train(tsub: argparse._SubParsersAction) -> None:
         default="auto",
         help="which musicnn features the head reads (auto: chosen by cross-validation)",
     )
-    h.add_argument("--model", choices=("auto", "linear", "mlp"), default="auto")
+    h.add_argument(
+        "--model",
+        choices=("auto", "linear", "mlp"),
+        default="auto",
+        help="head type (auto: chosen by cross-validation)",
+    )
     h.add_argument("--name", required=True, help="model name (how `classify --model NAME` finds it)")
-    h.add_argument("--folds", type=int, default=5, help="stratified k-fold CV (default 5)")
+    h.add_argument("--folds", type=positive_int, default=5, help="stratified k-fold CV (default 5)")
     h.add_argument(
         "--contiguous-folds",
-        type=int,
+        type=non_negative_int,
         default=2,
         help="folds of neighbouring file numbers per genre (default 2)",
     )
-    h.add_argument("--seed", type=int, default=0)
+    h.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default 0)")
     h.add_argument("--out", type=Path, default=None, help="folder for weights + card (default: your models)")
     h.add_argument("--no-cache", action="store_true", help="recompute features instead of using the cache")
     h.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -48,17 +55,21 @@ def register_train(tsub: argparse._SubParsersAction) -> None:
 
     e = tsub.add_parser("ensemble", help="the staged early-stopping ensemble (threshold chosen by CV)")
     e.add_argument("--dataset", type=Path, metavar="DIR", required=True, help="audio in DIR/<genre>/")
-    e.add_argument("--name", required=True)
+    e.add_argument("--name", required=True, help="model name (how `classify --model NAME` finds it)")
     e.add_argument(
         "--final-model",
         default="gtzan",
         help="installed head model that is the last stage and whose inputs it reuses",
     )
-    e.add_argument("--folds", type=int, default=5)
-    e.add_argument("--seed", type=int, default=0)
-    e.add_argument("--timing-files", type=int, default=10, help="files timed per stage (cache off)")
-    e.add_argument("--out", type=Path, default=None)
-    e.add_argument("--quiet", action="store_true")
+    e.add_argument(
+        "--folds", type=positive_int, default=5, help="folds that choose the stages' thresholds (default 5)"
+    )
+    e.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default 0)")
+    e.add_argument(
+        "--timing-files", type=non_negative_int, default=10, help="files timed per stage (cache off)"
+    )
+    e.add_argument("--out", type=Path, default=None, help="folder for weights + card (default: your models)")
+    e.add_argument("--quiet", action="store_true", help="no progress bars")
     e.set_defaults(func=_train_ensemble)
 
 
@@ -120,7 +131,7 @@ def _train_head(args: argparse.Namespace) -> int:
         path = train_head_model(items, run)
     except (MusicReclassError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_CANNOT_RUN
     print(json.dumps({"card": str(path), "name": args.name}))
     return 0
 
@@ -149,6 +160,6 @@ def _train_ensemble(args: argparse.Namespace) -> int:
         path = build_ensemble(items, run)
     except (MusicReclassError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_CANNOT_RUN
     print(json.dumps({"card": str(path), "name": args.name}))
     return 0

@@ -314,3 +314,27 @@ def member(path: Path, result: Any | None, info: Any | None) -> Member:
 
 def _genres(info: Any | None) -> tuple[str, ...]:
     return tuple(getattr(info, "genres", ()) or ())
+
+
+def genres_from_tags(
+    tags: Mapping[Path, Any], policy: DecisionPolicy | None = None
+) -> tuple[dict[Path, str | None], dict[Path, str]]:
+    """({path: genre folder}, {path: album key}) from the genres already in the tags (organize --by tag):
+    a track's first genre; in album mode every track of an album takes the album's most common first genre
+    (spellings merged by identity; a tie goes to the genre met first). Untagged tracks of a tagged album
+    join it."""
+    policy = policy or DecisionPolicy()
+    firsts = {Path(p): (_genres(t)[0] if _genres(t) else None) for p, t in tags.items()}
+    album_of: dict[Path, str] = {}
+    if policy.album_mode:
+        albums, _ = group_albums(tags)
+        for album in albums:
+            votes = Counter(policy.key(g) for p in album.tracks if (g := firsts[p]))
+            if not votes:
+                continue
+            best = max(votes, key=lambda k: (votes[k], -list(votes).index(k)))
+            genre = next(g for p in album.tracks if (g := firsts[p]) and policy.key(g) == best)
+            for p in album.tracks:
+                firsts[p] = genre
+                album_of[p] = album.key
+    return firsts, album_of

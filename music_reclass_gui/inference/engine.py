@@ -267,25 +267,10 @@ class Classifier:
                 continue
             if features is None:  # cancelled while a later stage ran
                 return
-            t0 = time.perf_counter()
             try:
-                out = self.model.predict(features)
+                yield self._predict(tf.path, features, seconds, cached)
             except MusicReclassError as exc:
                 yield ClassificationFailure(tf.path, str(exc), exc)
-                continue
-            order = np.argsort(-out.probs, kind="stable")[: self.top_k]
-            top = [Prediction(self.labels[i], float(out.probs[i])) for i in order]
-            yield ClassificationResult(
-                audio_path=tf.path,
-                model=self.model_name,
-                genre=top[0].genre,
-                confidence=top[0].confidence,
-                top_predictions=top,
-                processing_time=seconds + time.perf_counter() - t0,
-                tags=out.tags,
-                embedding=out.embedding,
-                cached=cached,
-            )
 
     def _complete(self, tf: TrackFeatures, cancelled) -> tuple[dict[str, Features] | None, float, bool]:
         """Lazy stages: a model with ``missing_extractors(features)`` (e.g. the staged ensemble) is asked
@@ -307,3 +292,58 @@ class Classifier:
             seconds += extra.seconds
             cached = cached and extra.cached
         return features, seconds, cached
+
+    def _predict(
+        self, path: Path, features: dict[str, Features], seconds: float, cached: bool
+    ) -> ClassificationResult:
+        """The genre model on one track's features → top-k result (raises MusicReclassError)."""
+        t0 = time.perf_counter()
+        out = self.model.predict(features)
+        order = np.argsort(-out.probs, kind="stable")[: self.top_k]
+        top = [Prediction(self.labels[i], float(out.probs[i])) for i in order]
+        return ClassificationResult(
+            audio_path=path,
+            model=self.model_name,
+            genre=top[0].genre,
+            confidence=top[0].confidence,
+            top_predictions=top,
+            processing_time=seconds + time.perf_counter() - t0,
+            tags=out.tags,
+            embedding=out.embedding,
+            cached=cached,
+        )
+
+    def classify_samples(
+        self, samples: np.ndarray, sample_rate: int, name: str | Path = "<stream>"
+    ) -> ClassificationResult:
+        """Audio already in memory (mono float32 at ``sample_rate``), analysed exactly as a file of that
+        length: same excerpt plan, same resampling, same lazy stages; no cache (there is no file key)."""
+        import soxr
+
+        t0 = time.perf_counter()
+        path = Path(name)
+        samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+        if not samples.size:
+            raise DecodeError(path, "the stream contains no audio samples")
+        excerpts = []
+        for off, dur in plan_excerpts(samples.size / sample_rate):
+            start = int(round(off * sample_rate))
+            end = None if dur is None else start + int(round(dur * sample_rate))
+            if (piece := samples[start:end]).size:
+                excerpts.append(piece)
+        features: dict[str, Features] = {}
+        more = getattr(self.model, "missing_extractors", None)
+        need: list[Extractor] = list(self.model.extractors)
+        while need:
+            for ext in need:
+                waves = [
+                    w
+                    if sample_rate == ext.sample_rate
+                    else soxr.resample(w, sample_rate, ext.sample_rate, quality="HQ").astype(
+                        np.float32, copy=False
+                    )
+                    for w in excerpts
+                ]
+                (features[ext.key],) = ext.extract([waves])
+            need = [e for e in (more(features) if more is not None else []) if e.key not in features]
+        return self._predict(path, features, time.perf_counter() - t0, False)

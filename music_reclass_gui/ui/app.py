@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QEventLoop, QItemSelectionModel, QTimer
 from PySide6.QtWidgets import QApplication
 
+from music_reclass_gui.inference.device import DEVICE_CHOICES
 from music_reclass_gui.ui.settings import AppSettings
 
 if TYPE_CHECKING:
@@ -34,8 +35,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="music-reclass-gui", description="Classify, review and tag a music library."
     )
     p.add_argument("folder", nargs="?", type=Path, help="music folder (or file) to open")
-    p.add_argument("--model", help="model name (default: the one in Settings, else the built-in default)")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="where the model runs")
+    p.add_argument(
+        "--model",
+        help="model name for this run only (default: the one in Settings, else the built-in default)",
+    )
+    p.add_argument(
+        "--device", choices=DEVICE_CHOICES, help="where the model runs, for this run only (default: Settings)"
+    )
     p.add_argument(
         "--screenshot", type=Path, metavar="OUT.png", help="classify FOLDER, save a PNG of the window, exit"
     )

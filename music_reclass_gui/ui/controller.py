@@ -8,6 +8,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from PySide6.QtCore import QObject, Signal
 
 from music_reclass_gui.core.genres import genre_key
 from music_reclass_gui.core.review import ReviewSession, Status
+from music_reclass_gui.ui.reorganise_plan import reorganise_layout
 from music_reclass_gui.ui.settings import AppSettings
 from music_reclass_gui.ui.track_table import TrackTableModel
 from music_reclass_gui.ui.workers import (
@@ -42,6 +44,23 @@ def _genre_key() -> Callable[[str], str]:
     except Exception as exc:
         log.warning("genre map unavailable, comparing genres by spelling: %s", exc)
         return genre_key
+
+
+@dataclass(frozen=True)
+class WindowOp:
+    """A journaled operation this window made, on the library it had open then: Undo never reaches past
+    these (another window's, another face's or another library's operations are not its to revert)."""
+
+    op_id: str
+    kind: str  # "tags" | "moves"
+    n_files: int
+    folder: Path | None
+    pairs: tuple[tuple[Path, Path], ...] = ()  # moves: (old path, new path)
+
+    @property
+    def label(self) -> str:
+        what = "Tag Write" if self.kind == "tags" else "Move"
+        return f"Undo {what} ({self.n_files} file{'s' if self.n_files != 1 else ''})"
 
 
 class Controller(QObject):
@@ -72,7 +91,7 @@ class Controller(QObject):
         self._loader: Job | None = None
         self._after_classify: list = []  # run once the current (cancelled) classification has ended
         self._writer: Job | None = None  # apply / undo / plan: one at a time
-        self._ops: list[tuple[str, str, list[tuple[Path, Path]]]] = []  # (op_id, kind, moved pairs)
+        self._ops: list[WindowOp] = []  # what this window did, oldest first: the only things Undo touches
         self.classify_after_scan = True
         self.last_cancel_latency: float | None = None  # seconds from Cancel to the job's end
         self._cancel_time: float | None = None
@@ -97,12 +116,7 @@ class Controller(QObject):
 
     def _new_session(self) -> ReviewSession:
         s = self.settings
-        return ReviewSession(
-            keep_existing=s.keep_existing,
-            multi_genre=s.multi_genre,
-            threshold=s.threshold,
-            genre_key=_genre_key(),
-        )
+        return ReviewSession(policy=s.decision_policy(_genre_key()))
 
     def _wanted_key(self) -> tuple:
         return (self.settings.model, self.settings.device, self.settings.top_k)
@@ -114,6 +128,9 @@ class Controller(QObject):
         session.multi_genre, session.threshold = settings.multi_genre, settings.threshold
         if session.keep_existing != settings.keep_existing:
             session.set_keep_existing(settings.keep_existing)
+            self.model.refresh_all()
+        if session.policy.album_mode != settings.album_mode:
+            session.set_album_mode(settings.album_mode)
             self.model.refresh_all()
         if self._classifier_key != self._wanted_key():
             self.classifier = None
@@ -266,10 +283,13 @@ class Controller(QObject):
     def cancel(self) -> None:
         """Stop scanning/classifying now; rows not yet classified stay pending."""
         stopped = False
-        for job in (self._scan, self._classify):
+        writer = self._writer if self._writer is not None and self._writer.name == "apply" else None
+        for job in (self._scan, self._classify, writer):
             if job is not None and job.running and not job.cancelled():
                 job.cancel()
                 stopped = True
+        if writer is not None and writer.cancelled():
+            return  # the apply report says what was written; the rest stay accepted
         if self._classify is not None and self._classify.cancelled():
             self._cancel_time = time.monotonic()
         self.progress_end.emit()
@@ -299,17 +319,23 @@ class Controller(QObject):
                 self.message.emit(f"Writing tags failed: {msg}", "error", []),
             )
         )
-        self.progress_begin.emit("Writing tags", len(changes), False)
+        self.progress_begin.emit("Writing tags", len(changes), True)
         self._start(job, "_writer")
         return True
 
     def _applied(self, report: Any, changes: list) -> None:
         self.progress_end.emit()
         self.session.apply_report(report, changes)
-        self._ops.append((report.op_id, "tags", []))
+        if report.done:
+            self._ops.append(WindowOp(report.op_id, "tags", len(report.done), self.folder))
         self.model.refresh_all()
         self.rows_changed.emit([c.path for c in changes])
         text = f"Wrote genres to {len(report.done)} file(s)."
+        if getattr(report, "cancelled", False):
+            left = len(changes) - len(report.done) - len(report.failed)
+            text = (
+                f"Cancelled: wrote genres to {len(report.done)} file(s); {left} left accepted, not written."
+            )
         if report.failed:
             text += f" {len(report.failed)} could not be written (the others were):"
             details = [f"{Path(p).name}: {r}" for p, r in report.failed]
@@ -319,10 +345,21 @@ class Controller(QObject):
         self.apply_finished.emit(report)
 
     # -- undo
+    @property
+    def undoable(self) -> WindowOp | None:
+        """The last operation this window made on the library it has open, if any: what Undo reverts."""
+        return next((op for op in reversed(self._ops) if op.folder == self.folder), None)
+
     def undo(self) -> bool:
         if self._writer is not None and self._writer.running:
             return False
-        op_id, kind, pairs = self._ops[-1] if self._ops else (None, "", [])
+        op = self.undoable
+        if op is None:
+            self.message.emit(
+                "Nothing to undo: this window has not changed any file in this folder.", "info", []
+            )
+            return False
+        op_id, kind, pairs = op.op_id, op.kind, list(op.pairs)
         job = Job(undo_job, op_id, name="undo")
         job.signals.finished.connect(lambda report: self._undone(report, op_id, kind, pairs))
         job.signals.failed.connect(
@@ -334,8 +371,7 @@ class Controller(QObject):
 
     def _undone(self, report: Any, op_id: str | None, kind: str, pairs: list[tuple[Path, Path]]) -> None:
         self.progress_end.emit()
-        if op_id is not None and self._ops and self._ops[-1][0] == op_id:
-            self._ops.pop()
+        self._ops = [op for op in self._ops if op.op_id != op_id]
         moved = [(Path(a), Path(b)) for a, b in getattr(report, "moved", None) or []]
         if not moved and kind == "moves":
             moved = [(dst, src) for src, dst in pairs]
@@ -381,7 +417,8 @@ class Controller(QObject):
         if out_root is None or not any(g for _, g in assignments):
             self.message.emit("Accept some genres first: only accepted tracks are reorganised.", "info", [])
             return False
-        job = Job(plan_job, assignments, out_root, unsorted, name="plan")
+        layout = reorganise_layout(self.session, self.settings.layout, self.folder)
+        job = Job(plan_job, assignments, out_root, unsorted, layout, name="plan")
         job.signals.finished.connect(
             lambda plan: (self.progress_end.emit(), self.plan_ready.emit(plan, out_root))
         )
@@ -407,7 +444,8 @@ class Controller(QObject):
             if src in self.session:
                 self.session.relocate(src, dst)
         self.model.reset(self.session)
-        self._ops.append((report.op_id, "moves", pairs))
+        if pairs:
+            self._ops.append(WindowOp(report.op_id, "moves", len(pairs), self.folder, tuple(pairs)))
         self.message.emit(
             f"Moved {len(pairs)} file(s) into {self.out_root()}. Edit ▸ Undo moves them back.", "ok", []
         )

@@ -4,6 +4,7 @@ and the status bar. The work itself is done by the Controller and its background
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMainWindow,
     QMenu,
+    QMessageBox,
     QSplitter,
     QStackedWidget,
     QToolBar,
@@ -26,13 +28,14 @@ from PySide6.QtWidgets import (
 )
 
 from music_reclass_gui.core.review import Status
+from music_reclass_gui.ui.album_actions import AlbumActions
 from music_reclass_gui.ui.controller import Controller
 from music_reclass_gui.ui.delegates import ConfidenceBarDelegate, ElideMiddleDelegate
 from music_reclass_gui.ui.detail_pane import DetailPane
 from music_reclass_gui.ui.review_actions import ReviewActions
 from music_reclass_gui.ui.settings import AppSettings
 from music_reclass_gui.ui.track_table import Column, TrackFilterProxy, TrackView
-from music_reclass_gui.ui.widgets import EmptyState, NoticeBar, ProgressStrip
+from music_reclass_gui.ui.widgets import EmptyState, NoticeBar, ProgressStrip, connect_once
 
 STATUS_FILTERS: list[tuple[str, tuple[Status, ...] | None]] = [
     ("All tracks", None),
@@ -51,11 +54,14 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Music ReClass")
         self.setAcceptDrops(True)
         self.settings = settings or AppSettings.load()
+        self.settle_box: QMessageBox | None = None  # the open "unapplied decisions" question, if any
+        self._settled = False  # the user said Discard: go on without asking again
         self.controller = Controller(self.settings, classifier, self)
         self.proxy = TrackFilterProxy(self)
         self.proxy.setSourceModel(self.controller.model)
         self._build_body()
         self.review = ReviewActions(self)
+        self.albums = AlbumActions(self)
         self._build_menus_and_toolbar()
         self._build_status_bar()
         self._wire_controller()
@@ -180,6 +186,7 @@ class MainWindow(QMainWindow):
         edit_menu.addSeparator()
         for action in self.review.actions:
             edit_menu.addAction(action)
+        self.albums.install(menu)
         library_menu = menu.addMenu("&Library")
         for action in (self.classify_action, self.cancel_action, self.apply_action, self.organize_action):
             library_menu.addAction(action)
@@ -258,6 +265,8 @@ class MainWindow(QMainWindow):
             self.open_paths([Path(folder)])
 
     def open_paths(self, paths: list[Path]) -> None:
+        if not self.settle_decisions(lambda: self.open_paths(paths), "opening another folder"):
+            return
         self.notice.hide()
         self.detail.show_item(None, 0)
         self.controller.open_paths(paths)
@@ -358,7 +367,10 @@ class MainWindow(QMainWindow):
             plan, self.controller.runner, source_root=self.controller.folder, out_root=out_root, parent=self
         )
         dialog.finished.connect(
-            lambda _r: dialog.report is not None and self.controller.reorganised(plan, dialog.report)
+            lambda _r: (
+                dialog.report is not None and self.controller.reorganised(plan, dialog.report),
+                self._update_actions(),
+            )
         )
         self.organize_dialog = dialog
         dialog.open()
@@ -399,10 +411,16 @@ class MainWindow(QMainWindow):
         self.classify_action.setEnabled(has_rows and not c.classifying)
         self.cancel_action.setEnabled(c.busy)
         self.apply_action.setEnabled(has_rows and not writing and not c.classifying)
-        self.undo_action.setEnabled(not writing)
+        op = c.undoable
+        self.undo_action.setEnabled(op is not None and not writing)
+        self.undo_action.setText(op.label if op is not None else "Undo")
+        self.undo_action.setToolTip(
+            f"{op.label} made in this window" if op is not None else "Nothing this window did is left to undo"
+        )
         self.organize_action.setEnabled(has_rows and not writing)
         self.learn_action.setEnabled(has_rows)
         self.review.update_enabled()
+        self.albums.update_enabled()
 
     def _resort_and_refilter(self) -> None:
         """Rows stay put while the user works (no dynamic sort); once a batch is over, the chosen sort
@@ -415,6 +433,7 @@ class MainWindow(QMainWindow):
         items = self.review.selected_items()
         self.detail.show_item(items[0] if len(items) == 1 else None, len(items))
         self.review.update_enabled()
+        self.albums.update_enabled()
 
     def _rows_changed(self, paths: list) -> None:
         item = self.detail.item
@@ -423,7 +442,49 @@ class MainWindow(QMainWindow):
         elif item is None:
             self._selection_changed()
 
+    def settle_decisions(self, then: Callable[[], None], what: str) -> bool:
+        """Before the rows go away: accepted genres not yet written are applied, discarded or kept (Cancel),
+        as the user says in a window-modal question. True: go on now. False: stop here; `then` runs once
+        the user said Discard, or once Apply has finished."""
+        if self._settled or not self.controller.session.pending_changes():
+            return True
+        if self.settle_box is not None:  # already asking
+            return False
+        n = len(self.controller.session.pending_changes())
+        buttons = QMessageBox.StandardButton
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Unapplied decisions",
+            f"{n} accepted genre(s) are not written to the files yet.",
+            buttons.Apply | buttons.Discard | buttons.Cancel,
+            self,
+        )
+        box.setInformativeText(f"Write them before {what}? Discard forgets them; Cancel keeps them here.")
+        box.setDefaultButton(buttons.Apply)
+        box.setEscapeButton(buttons.Cancel)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+
+        def answered(button) -> None:
+            answer = box.standardButton(button)
+            if answer == buttons.Discard:
+                self._settled = True
+                try:
+                    then()
+                finally:
+                    self._settled = False
+            elif answer == buttons.Apply and self.controller.apply():
+                connect_once(self.controller.apply_finished, lambda *_: then())
+
+        box.buttonClicked.connect(answered)
+        box.finished.connect(lambda _r: setattr(self, "settle_box", None))
+        self.settle_box = box
+        box.open()
+        return False
+
     def closeEvent(self, event) -> None:
+        if not self.settle_decisions(self.close, "closing the window"):
+            event.ignore()
+            return
         self.detail.player.stop()
         self.controller.shutdown()
         super().closeEvent(event)

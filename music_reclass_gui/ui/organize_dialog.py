@@ -18,10 +18,12 @@ from PySide6.QtWidgets import (
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
+from music_reclass_gui.ui.reorganise_plan import PlanTree
 from music_reclass_gui.ui.workers import Job, JobRunner, execute_job
 
 CLASH_BACKGROUND = QColor(219, 154, 4, 60)
@@ -83,7 +85,12 @@ class OrganizeDialog(QDialog):
             cells = [
                 QTableWidgetItem(_relative(move.src, source_root)),
                 QTableWidgetItem(_relative(move.dst, out_root)),
-                QTableWidgetItem(", ".join(Path(s).suffix for s, _ in move.sidecars)),
+                QTableWidgetItem(
+                    ", ".join(
+                        [Path(s).name for s, _ in move.sidecars]
+                        + [f"{Path(s).name} (copy)" for s, _ in move.copies]
+                    )
+                ),
             ]
             for col, cell in enumerate(cells):
                 cell.setToolTip(
@@ -111,9 +118,14 @@ class OrganizeDialog(QDialog):
         self.move_button.clicked.connect(self.execute)
         self.close_button.clicked.connect(self._close_or_cancel)
 
+        self.tree = PlanTree(plan, out_root, self)  # target folders per genre, as the layout makes them
+        self.tabs = QTabWidget(self)
+        self.tabs.addTab(self.tree, "Folders")
+        self.tabs.addTab(self.table, "Files")
+
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
-        layout.addWidget(self.table, 1)
+        layout.addWidget(self.tabs, 1)
         layout.addWidget(self.progress)
         layout.addWidget(self.result_label)
         layout.addWidget(self.buttons)

@@ -8,10 +8,14 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from music_reclass_gui.core import appdirs
+from music_reclass_gui.core.decide import DecisionPolicy
+from music_reclass_gui.core.genres import genre_key
+from music_reclass_gui.core.layout import DEFAULT_LAYOUT, LayoutError, check_layout
 
 SETTINGS_FILE = "settings.json"
 MAX_RECENT = 10
@@ -40,6 +44,8 @@ class AppSettings:
     id3_version: int = 4
     id3_separator: str = "; "
     output_root: str = ""  # empty: Music_Classified next to the opened folder
+    layout: str = DEFAULT_LAYOUT  # Reorganise's path template (core.layout)
+    album_mode: bool = True  # one genre per album (core.albums); off: every track on its own
     recent_folders: list[str] = field(default_factory=list)
     # command-line overrides (--model/--device): {name: (override, stored value)}; used for this run only,
     # never written back unless the user picks another value in Settings
@@ -68,6 +74,16 @@ class AppSettings:
         if self.output_root:
             return Path(self.output_root).expanduser()
         return folder.parent / DEFAULT_OUTPUT_DIRNAME if folder is not None else None
+
+    def decision_policy(self, key: Callable[[str], str] = genre_key) -> DecisionPolicy:
+        """The core.decide policy of these settings: the GUI decides with exactly the CLI's rules."""
+        return DecisionPolicy(
+            threshold=self.threshold,
+            keep_existing=self.keep_existing,
+            multi_genre=self.multi_genre,
+            album_mode=self.album_mode,
+            key=key,
+        )
 
     def add_recent(self, folder: Path) -> None:
         text = str(Path(folder).resolve())
@@ -102,6 +118,10 @@ class AppSettings:
         self.threshold = max(0.0, min(float(self.threshold), 1.0))
         if self.id3_version not in (3, 4):
             self.id3_version = 4
+        try:
+            check_layout(self.layout)
+        except LayoutError:
+            self.layout = DEFAULT_LAYOUT
         self.recent_folders = [str(f) for f in self.recent_folders if isinstance(f, str)][:MAX_RECENT]
 
     def save(self) -> None:

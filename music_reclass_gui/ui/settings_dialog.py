@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QMessageBox,
     QPushButton,
@@ -22,6 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from music_reclass_gui.core.layout import DEFAULT_LAYOUT, LayoutError, check_layout
+from music_reclass_gui.core.layout import FIELDS as LAYOUT_FIELDS
 from music_reclass_gui.ui.settings import DEFAULT_OUTPUT_DIRNAME, AppSettings
 from music_reclass_gui.ui.workers import Job, JobRunner, remove_personal_job
 
@@ -121,6 +124,10 @@ class SettingsDialog(QDialog):
         self.multi_genre.setChecked(settings.multi_genre)
         form.addRow("Several genres", self.multi_genre)
 
+        self.album_mode = QCheckBox("One genre per album (off: every track on its own)", self)
+        self.album_mode.setChecked(settings.album_mode)
+        form.addRow("Albums", self.album_mode)
+
         self.id3_version = QComboBox(self)
         self.id3_version.addItem("ID3v2.4 (several genres as separate values)", 4)
         self.id3_version.addItem("ID3v2.3 (for older players; genres joined)", 3)
@@ -141,6 +148,18 @@ class SettingsDialog(QDialog):
         row.addWidget(self.output_root, 1)
         row.addWidget(browse)
         form.addRow("Reorganise into", row)
+
+        self.layout_template = QLineEdit(settings.layout, self)
+        self.layout_template.setToolTip(
+            "Where each file goes under that folder. Fields: "
+            + " ".join("{" + f + "}" for f in LAYOUT_FIELDS)
+            + f"\nDefault {DEFAULT_LAYOUT}; {{genre}}/{{relpath}} keeps your own folders."
+        )
+        self.layout_error = QLabel(self)
+        self.layout_error.setStyleSheet("color:#b3261e")
+        self.layout_template.textChanged.connect(self._check_layout)
+        form.addRow("Folder layout", self.layout_template)
+        form.addRow("", self.layout_error)
 
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
@@ -200,6 +219,23 @@ class SettingsDialog(QDialog):
         if folder:
             self.output_root.setText(folder)
 
+    def _valid_layout(self) -> str:
+        """The typed template when it can be used, else the one in effect (the error is shown below it)."""
+        text = self.layout_template.text().strip()
+        try:
+            check_layout(text)
+        except LayoutError:
+            return self._settings.layout
+        return text
+
+    def _check_layout(self, text: str) -> None:
+        try:
+            check_layout(text)
+        except LayoutError as exc:
+            self.layout_error.setText(str(exc))
+        else:
+            self.layout_error.setText("")
+
     def result_settings(self) -> AppSettings:
         """A copy of the settings with the dialog's values (recent folders untouched)."""
         return dataclasses.replace(
@@ -213,5 +249,7 @@ class SettingsDialog(QDialog):
             id3_version=self.id3_version.currentData(),
             id3_separator=self.separator.text() or "; ",
             output_root=self.output_root.text().strip(),
+            layout=self._valid_layout(),
+            album_mode=self.album_mode.isChecked(),
             recent_folders=list(self._settings.recent_folders),
         )

@@ -24,6 +24,7 @@ class Column(enum.IntEnum):
     PROPOSED = 4
     TOP3 = 5
     STATUS = 6
+    ALBUM = 7  # the album and its decision ("Loud · Rock, 4 of 5 tracks lean Rock"); sort by it to group
 
 
 HEADERS = {
@@ -34,6 +35,7 @@ HEADERS = {
     Column.PROPOSED: "Proposed genre",
     Column.TOP3: "Top 3",
     Column.STATUS: "Status",
+    Column.ALBUM: "Album",
 }
 # Starting widths at a laptop size; FILE stretches (see TrackView).
 DEFAULT_WIDTHS = {
@@ -43,6 +45,7 @@ DEFAULT_WIDTHS = {
     Column.PROPOSED: 170,
     Column.TOP3: 230,
     Column.STATUS: 90,
+    Column.ALBUM: 220,
 }
 
 # On small windows columns shrink towards these (see TrackView.fit_columns_to_width).
@@ -53,6 +56,7 @@ MIN_WIDTHS = {
     Column.PROPOSED: 130,
     Column.TOP3: 90,
     Column.STATUS: 80,
+    Column.ALBUM: 90,
 }
 FILE_MIN_WIDTH = 130
 
@@ -90,6 +94,15 @@ ERROR_BACKGROUND = QColor(179, 38, 30, 28)
 
 def genres_text(genres: Iterable[str]) -> str:
     return "; ".join(genres)
+
+
+def album_text(item: ReviewItem) -> str:
+    """The album a track's proposal follows, with its genre and agreement; its album tag otherwise."""
+    album = item.album
+    if album is not None:
+        return f"{album.title or album.key} · {album.genre}, {album.agreement}"
+    tags = item.track.tags
+    return (tags.album or "") if tags else ""
 
 
 def top_text(item: ReviewItem, k: int = 3) -> str:
@@ -180,6 +193,8 @@ class TrackTableModel(QAbstractTableModel):
             return genres_text(item.proposed)
         if col == Column.TOP3:
             return top_text(item)
+        if col == Column.ALBUM:
+            return album_text(item)
         return item.status.value
 
     @staticmethod
@@ -188,6 +203,9 @@ class TrackTableModel(QAbstractTableModel):
             return f"{item.path.name}: error\n{item.reason}"
         if col == Column.FILE:
             return str(item.path)
+        if col == Column.ALBUM and item.album is not None:
+            top = "\n".join(f"{c.genre}: {c.confidence:.1%}" for c in item.album.top)
+            return f"{item.album.key}\n{item.album.agreement}\nAlbum top 3:\n{top}"
         if col == Column.TOP3 and item.predictions:
             return "\n".join(f"{p.genre}: {p.confidence:.1%}" for p in item.predictions)
         if col == Column.PROPOSED and item.proposed:

@@ -205,10 +205,11 @@ def rescan_job(job: Job, paths: Sequence[Path]) -> list:
     return list(library.scan(paths, read_tags=True, cancelled=job.cancelled))
 
 
-def plan_job(job: Job, assignments: list, out_root: Path, unsorted: str | None):
+def plan_job(job: Job, assignments: list, out_root: Path, unsorted: str | None, layout: dict | None = None):
+    """`layout`: plan_moves' layout, tags, albums and source_root (the user's template and the tracks)."""
     from music_reclass_gui.core import organize
 
-    return organize.plan_moves(assignments, out_root, unsorted=unsorted)
+    return organize.plan_moves(assignments, out_root, unsorted=unsorted, **(layout or {}))
 
 
 def execute_job(job: Job, plan: Any, remove_empty_dirs: bool):

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from music_reclass_gui.core.errors import OrganizeError, TagError
-from music_reclass_gui.core.organize.executor import OperationReport
+from music_reclass_gui.core.organize.executor import OperationReport, Progress
 from music_reclass_gui.core.organize.extras import undo_copy
 from music_reclass_gui.core.organize.fileops import (
     check_writable_dir,
@@ -185,7 +185,7 @@ def _pick(ops: list[Operation], op_id: str | None) -> Operation:
     raise OrganizeError(None, f"no operation with id {op_id}")
 
 
-def undo(op_id: str | None = None) -> OperationReport:
+def undo(op_id: str | None = None, progress: Progress | None = None) -> OperationReport:
     """Undo the last operation (or `op_id`). Raises OrganizeError, with nothing changed, when it cannot."""
     with operation_lock():
         ops = list(iter_operations())
@@ -222,6 +222,8 @@ def undo(op_id: str | None = None) -> OperationReport:
                         report.done.append(path)
                 except (OrganizeError, TagError) as exc:
                     report.failed.append((exc.path or Path(i.get("path", i.get("dst", ""))), exc.reason))
+                if progress is not None and step.step in todo:
+                    progress(len(report.done) + len(report.failed), len(remaining))
             j.end("complete")
         if not report.failed:
             append_record(op.path, {"type": "undone", "by": report.op_id})
