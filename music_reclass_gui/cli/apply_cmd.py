@@ -19,6 +19,7 @@ from typing import Any
 from music_reclass_gui.cli.decide_args import add_policy_args, policy_from_args
 from music_reclass_gui.cli.exit_codes import EXIT_CANNOT_RUN, EXIT_FILES_FAILED, EXIT_USAGE
 from music_reclass_gui.cli.organize_cmd import print_plan
+from music_reclass_gui.cli.progress import Progress
 from music_reclass_gui.cli.tags_cmd import printable
 from music_reclass_gui.core.decide import Proposal, decide_library
 from music_reclass_gui.core.errors import MusicReclassError, OrganizeError
@@ -101,11 +102,14 @@ def run_apply(args: argparse.Namespace) -> int:
         return 0
     failed = 0
     if args.write_tags and decided:
+        bar = Progress(len(decided), label="writing tags")
         try:
-            report = apply_tag_changes([TagChange(p, d.genres) for p, d in decided])
+            report = apply_tag_changes([TagChange(p, d.genres) for p, d in decided], progress=bar.callback)
         except MusicReclassError as exc:  # e.g. another operation holds the journal lock
             _err(f"no tags written: {exc}")
             return EXIT_CANNOT_RUN
+        finally:
+            bar.close()
         for path, why in report.failed:
             _err(f"{printable(path)}: {why}")
         failed += len(report.failed)
@@ -115,11 +119,14 @@ def run_apply(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     if plan is not None and plan.moves:
+        bar = Progress(len(plan.moves), label="moving")
         try:
-            moved = execute_plan(plan)
+            moved = execute_plan(plan, progress=bar.callback)
         except OrganizeError as exc:
             _err(str(exc))
             return EXIT_CANNOT_RUN
+        finally:
+            bar.close()
         for path, why in moved.failed:
             _err(f"{printable(path)}: {why}")
         failed += len(moved.failed)
