@@ -110,24 +110,6 @@ def test_the_rule_catches_lazy_and_relative_imports():
     assert {"torch", "PySide6.QtCore", f"{PACKAGE}.ui.app", "PySide6.QtWidgets"} <= found
 
 
-def test_only_cluster_imports_ray():
-    """Ray (the scale-out engine) stays in music_reclass_gui/cluster/; the rest of the app runs without it."""
-    offenders = {m: sorted(i for i in imps if _uses({i}, "ray")) for m, imps in _modules().items()}
-    offenders = {m: i for m, i in offenders.items() if i and not _in(m, "cluster")}
-    assert offenders == {}, "ray may only be imported under music_reclass_gui/cluster/"
-
-
-def test_cluster_is_imported_only_by_the_cli_and_pyarrow_only_by_cluster():
-    bad = {}
-    for module, imps in _modules().items():
-        uses_cluster = _uses(imps, f"{PACKAGE}.cluster")
-        if uses_cluster and not (_in(module, "cli") or _in(module, "cluster")):
-            bad[module] = "imports cluster"
-        if _uses(imps, "pyarrow") and not _in(module, "cluster"):
-            bad[module] = "imports pyarrow"
-    assert bad == {}
-
-
 def test_only_server_imports_web_frameworks():
     """fastapi/starlette/uvicorn are an optional extra: nothing outside server/ may need them (the CLI's
     `serve` imports the server package lazily, inside its function)."""
@@ -156,3 +138,21 @@ def test_server_and_stream_import_no_qt():
         if _in(m, "server") or m == f"{PACKAGE}.inference.stream" or m == f"{PACKAGE}.cli.listen_cmd"
     }
     assert {m: i for m, i in bad.items() if i} == {}
+
+
+def test_only_cluster_imports_ray():
+    """Ray (the scale-out engine) stays in music_reclass_gui/cluster/; the rest of the app runs without it."""
+    offenders = {m: sorted(i for i in imps if _uses({i}, "ray")) for m, imps in _modules().items()}
+    offenders = {m: i for m, i in offenders.items() if i and not _in(m, "cluster")}
+    assert offenders == {}, "ray may only be imported under music_reclass_gui/cluster/"
+
+
+def test_cluster_is_imported_only_by_the_cli_and_pyarrow_only_by_cluster():
+    bad = {}
+    for module, imps in _modules().items():
+        uses_cluster = _uses(imps, f"{PACKAGE}.cluster")
+        if uses_cluster and not (_in(module, "cli") or _in(module, "cluster")):
+            bad[module] = "imports cluster"
+        if _uses(imps, "pyarrow") and not _in(module, "cluster"):
+            bad[module] = "imports pyarrow"
+    assert bad == {}

@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (tags_cmd, classify_cmd, organize_cmd, train_cmd, serve_cmd, listen_cmd, apply_cmd):
+    for module in (tags_cmd, classify_cmd, organize_cmd, apply_cmd, train_cmd, serve_cmd, listen_cmd):
         module.register(sub)
     return parser
 
