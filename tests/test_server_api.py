@@ -11,6 +11,7 @@ import httpx
 import mutagen
 import pytest
 
+from music_reclass_gui.inference.engine import DEFAULT_MODEL
 from music_reclass_gui.server.config import ServerConfig
 from tests.conftest import tone
 from tests.conftest import write_audio as _write_audio
@@ -98,7 +99,7 @@ def test_health_and_models(client, library):
     assert health["libraries"] == [str(library.resolve())]
     models = client.get("/api/models").json()
     names = [m["name"] for m in models["models"]]
-    assert models["default"] == "msd-musicnn" and "msd-musicnn" in names and "gtzan" in names
+    assert models["default"] == DEFAULT_MODEL and {DEFAULT_MODEL, "msd-musicnn", "gtzan"} <= set(names)
     msd = next(m for m in models["models"] if m["name"] == "msd-musicnn")
     assert "jazz" in msd["labels"] and msd["licence"]
 
@@ -112,7 +113,7 @@ def test_classify_a_library_file_equals_the_offline_result(client, library, defa
     assert r.status_code == 200, r.text
     data = r.json()
     assert data["audio_path"] == str((library / "one.wav").resolve())
-    assert data["genre"] == offline.genre and data["model"] == "msd-musicnn"
+    assert data["genre"] == offline.genre and data["model"] == DEFAULT_MODEL
     assert data["confidence"] == pytest.approx(offline.confidence, abs=1e-4)
     assert [p["genre"] for p in data["top_predictions"]] == [p.genre for p in offline.top_predictions[:2]]
     assert data["processing_time"] >= 0

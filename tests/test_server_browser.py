@@ -17,6 +17,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
+from music_reclass_gui.inference.engine import DEFAULT_MODEL
 from music_reclass_gui.server.config import ServerConfig
 from tests.conftest import tone, write_audio
 from tests.server_helpers import running_server
@@ -92,7 +93,7 @@ def test_drop_classify_accept_apply_then_monitoring_moves(server, tmp_path, defa
         # the server has a token: the page asks for it
         wait.until(ec.visibility_of_element_located((By.ID, "token"))).send_keys(TOKEN)
         driver.find_element(By.ID, "token-save").click()
-        wait.until(lambda d: "msd-musicnn" in d.find_element(By.ID, "device").text)
+        wait.until(lambda d: DEFAULT_MODEL in d.find_element(By.ID, "device").text)
 
         drop_files(driver, "drop", song)
         row = (By.CSS_SELECTOR, "#items tbody tr")

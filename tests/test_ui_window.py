@@ -104,7 +104,7 @@ def test_empty_state_then_open_folder_classifies_with_real_model(qtbot, window, 
     assert bad.status is Status.ERROR and bad.reason  # an error row with its reason, the rest completed
     row = window.controller.model.row_of(broken)
     assert bad.reason in window.controller.model.index(row, Column.STATUS).data(Qt.ItemDataRole.ToolTipRole)
-    assert "msd-musicnn" in window.model_label.text() and "CPU" in window.device_label.text()
+    assert "broad" in window.model_label.text() and "CPU" in window.device_label.text()
     assert AppSettings.load().recent_folders[0] == str(lib.resolve())
     _select(window, broken)
     assert bad.reason in window.detail.status.text()

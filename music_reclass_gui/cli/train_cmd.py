@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import shlex
 import sys
 from collections.abc import Sequence
@@ -28,12 +27,7 @@ from music_reclass_gui.core.errors import MusicReclassError
 TRAIN_PLUGINS: tuple[str, ...] = (
     "music_reclass_gui.cli.train_head_cmd",
     "music_reclass_gui.cli.personal_cmd",
-)
-
-GTZAN_NAME = re.compile(r"[a-z]+\.\d{5}\.(wav|au)")
-GTZAN_LICENCE = (
-    "GTZAN has no licence and is for research only; these weights are derived from its features and are "
-    "shipped for research and personal use."
+    "music_reclass_gui.cli.train_broad_cmd",
 )
 
 
@@ -215,7 +209,7 @@ def _features_table(args):
     import numpy as np
 
     from music_reclass_gui.inference import kinds_features
-    from music_reclass_gui.training import datasets
+    from music_reclass_gui.training import dataset_policy, datasets
 
     split = validation = None
     notes: dict = {}
@@ -230,18 +224,9 @@ def _features_table(args):
                 file=sys.stderr,
             )
         data = f"{len(table.x)} rows of {args.features_csv.name}"
-        if extractor == "gtzan57" and all(GTZAN_NAME.fullmatch(k) for k in table.keys):
-            notes["source"] = (
-                "GTZAN (Tzanetakis & Cook 2002) 57-feature table (librosa features of the 30 s clips); weights "
-                "trained by music-reclass"
-            )
-            notes["licence"] = GTZAN_LICENCE
-            notes["parity"] = (
-                "On the 19 real GTZAN clips that have a row, the app's gtzan57 extractor matches the table: 53 of "
-                "57 columns to < 1e-4 relative error (tempo identical), harmony_var/perceptr_var to < 0.3 %, and "
-                "harmony_mean/perceptr_mean (means of near-zero-mean waveforms) to < 0.015 table standard "
-                "deviations. See docs/gtzan-features-parity.md."
-            )
+        if extractor == "gtzan57" and dataset_policy.is_gtzan_table(table.keys):
+            notes["source"] = dataset_policy.GTZAN_FEATURES_SOURCE
+            notes["licence"] = dataset_policy.GTZAN_LICENCE
     elif args.fma is not None:
         table = datasets.load_fma_features(args.fma, args.fma_subset)
         extractor = "fma518"
@@ -281,13 +266,14 @@ def _features_table(args):
 
 
 def _train_features(args: argparse.Namespace) -> int:
-    from music_reclass_gui.training.pipelines import FeaturesRun, train_features_model
+    from music_reclass_gui.training.dataset_policy import FMA_MLP_EPOCHS
+    from music_reclass_gui.training.features_run import FeaturesRun, train_features_model
 
     try:
         table, extractor, split, validation, data, notes = _features_table(args)
         epochs = args.epochs
         if epochs is None and args.fma is not None:
-            epochs = 7  # the spec's setting for the 518-feature FMA MLP
+            epochs = FMA_MLP_EPOCHS
         run = FeaturesRun(
             name=args.name,
             out_dir=_out_dir(args),
@@ -319,7 +305,7 @@ def _train_features(args: argparse.Namespace) -> int:
 def _train_cnn(args: argparse.Namespace) -> int:
     from music_reclass_gui.inference.device import pick_device
     from music_reclass_gui.training import datasets
-    from music_reclass_gui.training.pipelines import CNNRun, train_cnn_model
+    from music_reclass_gui.training.cnn_run import CNNRun, train_cnn_model
 
     try:
         split = None

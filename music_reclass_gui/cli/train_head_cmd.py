@@ -91,8 +91,8 @@ def _out_dir(args: argparse.Namespace) -> Path:
 
 
 def _train_head(args: argparse.Namespace) -> int:
-    from music_reclass_gui.cli.train_cmd import GTZAN_LICENCE, GTZAN_NAME
     from music_reclass_gui.training import datasets
+    from music_reclass_gui.training.dataset_policy import GTZAN_LICENCE, GTZAN_NAME
     from music_reclass_gui.training.transfer import HeadRun, library_items, train_head_model
 
     try:

@@ -23,13 +23,15 @@ import torch
 
 from music_reclass_gui.core import audio
 from music_reclass_gui.core.errors import DecodeError, ModelError, MusicReclassError
+from music_reclass_gui.inference.backends import check_backend
 from music_reclass_gui.inference.cache import FeatureCache, FileKey, file_key
 from music_reclass_gui.inference.device import describe_device, pick_device
 from music_reclass_gui.inference.excerpts import decode_excerpts, plan_excerpts
 from music_reclass_gui.inference.extractors import Extractor, Features
 from music_reclass_gui.inference.registry import load_model
 
-DEFAULT_MODEL = "msd-musicnn"
+DEFAULT_MODEL = "broad"
+LABELS_FLOOR = 0.1  # `classify --multi-label` lists the genres whose own probability reaches this
 
 
 @dataclass
@@ -49,8 +51,16 @@ class ClassificationResult:
     tags: dict[str, float] = field(default_factory=dict)
     embedding: np.ndarray | None = None
     cached: bool = False  # features came from the cache (no decoding, no inference)
+    # every genre's own calibrated probability, best first (multi-label models); None for single-label ones
+    labels: list[Prediction] | None = None
 
-    def to_json(self, include_tags: bool = False) -> dict[str, Any]:
+    def labels_above(self, floor: float = LABELS_FLOOR) -> list[Prediction]:
+        """The genres whose own probability reaches ``floor`` (none for a single-label model)."""
+        return [p for p in self.labels or [] if p.confidence >= floor]
+
+    def to_json(
+        self, include_tags: bool = False, multi_label: bool = False, floor: float = LABELS_FLOOR
+    ) -> dict[str, Any]:
         out: dict[str, Any] = {
             "audio_path": str(self.audio_path),
             "model": self.model,
@@ -61,6 +71,15 @@ class ClassificationResult:
             ],
             "processing_time": round(float(self.processing_time), 4),
         }
+        if multi_label:
+            out["labels"] = (
+                None
+                if self.labels is None
+                else [
+                    {"genre": p.genre, "probability": round(float(p.confidence), 4)}
+                    for p in self.labels_above(floor)
+                ]
+            )
         if include_tags:
             out["tags"] = {k: round(float(v), 4) for k, v in self.tags.items()}
         return out
@@ -120,8 +139,9 @@ def _as_error(path: Path, exc: BaseException) -> MusicReclassError:
     return DecodeError(path, f"{type(exc).__name__}: {exc}")
 
 
-def default_jobs() -> int:
-    return max(1, min(4, os.cpu_count() or 1))
+def default_jobs(device_type: str = "cpu") -> int:
+    """Decode threads: up to 4 next to a CPU network (which needs the cores itself), up to 16 to keep a GPU fed."""
+    return max(1, min(4 if device_type == "cpu" else 16, os.cpu_count() or 1))
 
 
 def extract_features(
@@ -184,12 +204,13 @@ def extract_features(
                         waves[i], spent[i] = job.future.result()
                     except Exception as exc:
                         job.error = _as_error(job.path, exc)
+            shared: dict[tuple[str, tuple[int, ...]], Any] = {}  # one front end for taggers that share it
             for ext in extractors:
                 if cancelled():  # stop between network passes, not only between batches
                     return
                 idx = [i for i in waves if ext in batch[i].todo]
                 if idx:
-                    _run_extractor(ext, batch, idx, waves, spent, cache)
+                    _run_extractor(ext, batch, idx, waves, spent, cache, shared)
             for i, job in enumerate(batch):
                 secs = spent.get(i, 0.0) + job.lookup
                 ok = job.error is None
@@ -198,11 +219,20 @@ def extract_features(
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _run_extractor(ext: Extractor, batch: list[_Job], idx: list[int], waves, spent, cache) -> None:
-    """One network pass over the patches of several tracks; its time is shared out by track."""
+def _run_extractor(ext: Extractor, batch: list[_Job], idx: list[int], waves, spent, cache, shared) -> None:
+    """One network pass over the patches of several tracks; its time is shared out by track. Extractors with
+    the same ``frontend_key`` (both musicnn taggers) get the front end's output computed once (``shared``)."""
     t0 = time.perf_counter()
+    tracks = [waves[i][ext.sample_rate] for i in idx]
     try:
-        feats = ext.extract([waves[i][ext.sample_rate] for i in idx])
+        fkey = getattr(ext, "frontend_key", None)
+        if fkey is None:
+            feats = ext.extract(tracks)
+        else:
+            prepared = shared.get((fkey, tuple(idx)))
+            if prepared is None:
+                prepared = shared[(fkey, tuple(idx))] = ext.prepare(tracks)
+            feats = ext.extract(tracks, prepared=prepared)
     except Exception:  # find the track that broke the batch, keep the others
         feats = []
         for i in idx:
@@ -232,15 +262,29 @@ class Classifier:
         top_k: int = 3,
         use_cache: bool = True,
         jobs: int | None = None,
+        backend: str = "auto",
     ) -> None:
         self.device: torch.device = pick_device(device)
+        self.backend = check_backend(backend)
         self.device_description = describe_device(self.device)
         self.model_name = model or DEFAULT_MODEL
         self.model = load_model(self.model_name, self.device)
+        self._use_backend(self.model.extractors)
         self.labels: list[str] = list(self.model.labels)
         self.top_k = max(1, int(top_k))
-        self.jobs = jobs or default_jobs()
+        self.jobs = jobs or default_jobs(self.device.type)
         self.cache = FeatureCache() if use_cache else None
+
+    def _use_backend(self, extractors: Iterable[Extractor]) -> None:
+        """Run every extractor that has backends (the musicnn taggers) on this classifier's backend."""
+        for ext in extractors:
+            use = getattr(ext, "use_backend", None)
+            if use is not None:
+                use(self.backend)
+
+    def backends(self) -> dict[str, str]:
+        """Extractor key -> backend actually used ("onnx" | "torch"), for reports and the benchmark."""
+        return {e.key: e.runner.name for e in self.model.extractors if hasattr(e, "runner")}
 
     def classify(self, path: str | Path) -> ClassificationResult:
         """One file; raises the MusicReclassError that stopped it."""
@@ -281,6 +325,7 @@ class Classifier:
         while more is not None and (need := more(features)):
             if all(e.key in features for e in need):
                 raise ModelError(tf.path, "the model asked again for features it already has")
+            self._use_backend(need)
             extra = next(
                 iter(extract_features([tf.path], need, cache=self.cache, jobs=1, cancelled=cancelled)), None
             )
@@ -299,8 +344,14 @@ class Classifier:
         """The genre model on one track's features → top-k result (raises MusicReclassError)."""
         t0 = time.perf_counter()
         out = self.model.predict(features)
-        order = np.argsort(-out.probs, kind="stable")[: self.top_k]
-        top = [Prediction(self.labels[i], float(out.probs[i])) for i in order]
+        labels = None
+        scores = out.probs
+        if out.label_probs is not None:  # multi-label: confidences are each genre's own probability
+            scores = np.asarray(out.label_probs, dtype=np.float64)
+            every = np.argsort(-scores, kind="stable")
+            labels = [Prediction(self.labels[i], float(scores[i])) for i in every]
+        order = np.argsort(-scores, kind="stable")[: self.top_k]
+        top = [Prediction(self.labels[i], float(scores[i])) for i in order]
         return ClassificationResult(
             audio_path=path,
             model=self.model_name,
@@ -311,6 +362,7 @@ class Classifier:
             tags=out.tags,
             embedding=out.embedding,
             cached=cached,
+            labels=labels,
         )
 
     def classify_samples(
