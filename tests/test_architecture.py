@@ -108,3 +108,51 @@ def test_the_rule_catches_lazy_and_relative_imports():
     )
     found = _imports(PACKAGE_DIR / "core" / "probe.py", source)  # parsed as if it lived in core/
     assert {"torch", "PySide6.QtCore", f"{PACKAGE}.ui.app", "PySide6.QtWidgets"} <= found
+
+
+def test_only_server_imports_web_frameworks():
+    """fastapi/starlette/uvicorn are an optional extra: nothing outside server/ may need them (the CLI's
+    `serve` imports the server package lazily, inside its function)."""
+    web = ("fastapi", "starlette", "uvicorn")
+    offenders = {
+        m: sorted(i for i in imps if any(_uses({i}, w) for w in web))
+        for m, imps in _modules().items()
+        if not _in(m, "server")
+    }
+    assert {m: i for m, i in offenders.items() if i} == {}
+
+
+def test_lower_layers_do_not_import_the_server():
+    bad = {
+        m: sorted(i for i in imps if _uses({i}, f"{PACKAGE}.server"))
+        for m, imps in _modules().items()
+        if _in(m, "core") or _in(m, "inference") or _in(m, "training") or _in(m, "ui")
+    }
+    assert {m: i for m, i in bad.items() if i} == {}
+
+
+def test_server_and_stream_import_no_qt():
+    bad = {
+        m: sorted(i for i in imps if _uses({i}, "PySide6"))
+        for m, imps in _modules().items()
+        if _in(m, "server") or m == f"{PACKAGE}.inference.stream" or m == f"{PACKAGE}.cli.listen_cmd"
+    }
+    assert {m: i for m, i in bad.items() if i} == {}
+
+
+def test_only_cluster_imports_ray():
+    """Ray (the scale-out engine) stays in music_reclass_gui/cluster/; the rest of the app runs without it."""
+    offenders = {m: sorted(i for i in imps if _uses({i}, "ray")) for m, imps in _modules().items()}
+    offenders = {m: i for m, i in offenders.items() if i and not _in(m, "cluster")}
+    assert offenders == {}, "ray may only be imported under music_reclass_gui/cluster/"
+
+
+def test_cluster_is_imported_only_by_the_cli_and_pyarrow_only_by_cluster():
+    bad = {}
+    for module, imps in _modules().items():
+        uses_cluster = _uses(imps, f"{PACKAGE}.cluster")
+        if uses_cluster and not (_in(module, "cli") or _in(module, "cluster")):
+            bad[module] = "imports cluster"
+        if _uses(imps, "pyarrow") and not _in(module, "cluster"):
+            bad[module] = "imports pyarrow"
+    assert bad == {}

@@ -246,3 +246,13 @@ def test_msd_reference_clip_is_electronic(reference_wave):
     assert "Hip-Hop" not in [label for label, _ in top[:5]] and "country" not in [
         label for label, _ in top[:5]
     ]
+
+
+@pytest.mark.parametrize(("sr", "n_fft", "n_mels"), [(16000, 512, 96), (22050, 2048, 128)])
+def test_mel_filters_are_librosas(sr, n_fft, n_mels):
+    """The front end's own Slaney mel filters (no librosa import when classifying) equal librosa's."""
+    from music_reclass_gui.inference.frontend import slaney_mel_filters
+
+    ours = slaney_mel_filters(sr, n_fft, n_mels)
+    assert ours.dtype == np.float32
+    assert np.allclose(ours, librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels), rtol=1e-6, atol=1e-8)

@@ -9,7 +9,15 @@ import sys
 from collections.abc import Sequence
 
 from music_reclass_gui import __version__
-from music_reclass_gui.cli import classify_cmd, organize_cmd, tags_cmd, train_cmd
+from music_reclass_gui.cli import (
+    apply_cmd,
+    classify_cmd,
+    listen_cmd,
+    organize_cmd,
+    serve_cmd,
+    tags_cmd,
+    train_cmd,
+)
 from music_reclass_gui.cli.exit_codes import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED
 
 
@@ -20,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (tags_cmd, classify_cmd, organize_cmd, train_cmd):
+    for module in (tags_cmd, classify_cmd, organize_cmd, apply_cmd, train_cmd, serve_cmd, listen_cmd):
         module.register(sub)
     return parser
 

@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from music_reclass_gui.cli import batch_ray
 from music_reclass_gui.cli.argtypes import add_device_option, positive_int, probability
 from music_reclass_gui.cli.decide_args import add_per_track_arg, add_policy_args, policy_from_args
 from music_reclass_gui.cli.exit_codes import EXIT_CANNOT_RUN as EXIT_MODEL
@@ -61,6 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--jobs", type=positive_int, default=None, help="decoding threads (default: up to 4)")
     b.add_argument("--no-cache", action="store_true", help="ignore and do not update the feature cache")
     add_policy_args(b)
+    batch_ray.add_arguments(b)
     b.set_defaults(func=run_batch)
 
     m = sub.add_parser("models", help="list installed models")
@@ -69,11 +71,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
+    from music_reclass_gui.inference.backends import BACKEND_CHOICES
+
     p.add_argument("--model", default=None, help="model name (see `music-reclass models`)")
     p.add_argument(
         "--top-k", type=positive_int, default=3, help="how many candidate genres to report (default 3)"
     )
     add_device_option(p, "where to run the network")
+    p.add_argument(
+        "--backend",
+        default="auto",
+        choices=BACKEND_CHOICES,
+        help="what runs the taggers: onnx = ONNX Runtime (CPU, the 'fast' extra), torch = PyTorch, "
+        "auto = ONNX Runtime on a CPU when installed, else PyTorch (default)",
+    )
 
 
 def _classifier(args: argparse.Namespace, jobs: int | None = None):
@@ -81,7 +92,12 @@ def _classifier(args: argparse.Namespace, jobs: int | None = None):
 
     try:
         return Classifier(
-            args.model, device=args.device, top_k=args.top_k, use_cache=not args.no_cache, jobs=jobs
+            args.model,
+            device=args.device,
+            top_k=args.top_k,
+            use_cache=not args.no_cache,
+            jobs=jobs,
+            backend=args.backend,
         )
     except ModelError as exc:
         print(f"music-reclass: {exc}", file=sys.stderr)
@@ -171,6 +187,8 @@ def run_batch(args: argparse.Namespace) -> int:
     from music_reclass_gui.core.library import scan
     from music_reclass_gui.core.organize import TagChange
 
+    if args.engine == "ray":
+        return batch_ray.run_batch_ray(args)
     if not args.folder.is_dir():
         print(f"music-reclass: {args.folder}: not a folder", file=sys.stderr)
         return EXIT_MODEL

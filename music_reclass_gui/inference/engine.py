@@ -23,6 +23,7 @@ import torch
 
 from music_reclass_gui.core import audio
 from music_reclass_gui.core.errors import DecodeError, ModelError, MusicReclassError
+from music_reclass_gui.inference.backends import check_backend
 from music_reclass_gui.inference.cache import FeatureCache, FileKey, file_key
 from music_reclass_gui.inference.device import describe_device, pick_device
 from music_reclass_gui.inference.excerpts import decode_excerpts, plan_excerpts
@@ -138,8 +139,9 @@ def _as_error(path: Path, exc: BaseException) -> MusicReclassError:
     return DecodeError(path, f"{type(exc).__name__}: {exc}")
 
 
-def default_jobs() -> int:
-    return max(1, min(4, os.cpu_count() or 1))
+def default_jobs(device_type: str = "cpu") -> int:
+    """Decode threads: up to 4 next to a CPU network (which needs the cores itself), up to 16 to keep a GPU fed."""
+    return max(1, min(4 if device_type == "cpu" else 16, os.cpu_count() or 1))
 
 
 def extract_features(
@@ -202,12 +204,13 @@ def extract_features(
                         waves[i], spent[i] = job.future.result()
                     except Exception as exc:
                         job.error = _as_error(job.path, exc)
+            shared: dict[tuple[str, tuple[int, ...]], Any] = {}  # one front end for taggers that share it
             for ext in extractors:
                 if cancelled():  # stop between network passes, not only between batches
                     return
                 idx = [i for i in waves if ext in batch[i].todo]
                 if idx:
-                    _run_extractor(ext, batch, idx, waves, spent, cache)
+                    _run_extractor(ext, batch, idx, waves, spent, cache, shared)
             for i, job in enumerate(batch):
                 secs = spent.get(i, 0.0) + job.lookup
                 ok = job.error is None
@@ -216,11 +219,20 @@ def extract_features(
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _run_extractor(ext: Extractor, batch: list[_Job], idx: list[int], waves, spent, cache) -> None:
-    """One network pass over the patches of several tracks; its time is shared out by track."""
+def _run_extractor(ext: Extractor, batch: list[_Job], idx: list[int], waves, spent, cache, shared) -> None:
+    """One network pass over the patches of several tracks; its time is shared out by track. Extractors with
+    the same ``frontend_key`` (both musicnn taggers) get the front end's output computed once (``shared``)."""
     t0 = time.perf_counter()
+    tracks = [waves[i][ext.sample_rate] for i in idx]
     try:
-        feats = ext.extract([waves[i][ext.sample_rate] for i in idx])
+        fkey = getattr(ext, "frontend_key", None)
+        if fkey is None:
+            feats = ext.extract(tracks)
+        else:
+            prepared = shared.get((fkey, tuple(idx)))
+            if prepared is None:
+                prepared = shared[(fkey, tuple(idx))] = ext.prepare(tracks)
+            feats = ext.extract(tracks, prepared=prepared)
     except Exception:  # find the track that broke the batch, keep the others
         feats = []
         for i in idx:
@@ -250,15 +262,29 @@ class Classifier:
         top_k: int = 3,
         use_cache: bool = True,
         jobs: int | None = None,
+        backend: str = "auto",
     ) -> None:
         self.device: torch.device = pick_device(device)
+        self.backend = check_backend(backend)
         self.device_description = describe_device(self.device)
         self.model_name = model or DEFAULT_MODEL
         self.model = load_model(self.model_name, self.device)
+        self._use_backend(self.model.extractors)
         self.labels: list[str] = list(self.model.labels)
         self.top_k = max(1, int(top_k))
-        self.jobs = jobs or default_jobs()
+        self.jobs = jobs or default_jobs(self.device.type)
         self.cache = FeatureCache() if use_cache else None
+
+    def _use_backend(self, extractors: Iterable[Extractor]) -> None:
+        """Run every extractor that has backends (the musicnn taggers) on this classifier's backend."""
+        for ext in extractors:
+            use = getattr(ext, "use_backend", None)
+            if use is not None:
+                use(self.backend)
+
+    def backends(self) -> dict[str, str]:
+        """Extractor key -> backend actually used ("onnx" | "torch"), for reports and the benchmark."""
+        return {e.key: e.runner.name for e in self.model.extractors if hasattr(e, "runner")}
 
     def classify(self, path: str | Path) -> ClassificationResult:
         """One file; raises the MusicReclassError that stopped it."""
@@ -285,32 +311,10 @@ class Classifier:
                 continue
             if features is None:  # cancelled while a later stage ran
                 return
-            t0 = time.perf_counter()
             try:
-                out = self.model.predict(features)
+                yield self._predict(tf.path, features, seconds, cached)
             except MusicReclassError as exc:
                 yield ClassificationFailure(tf.path, str(exc), exc)
-                continue
-            labels = None
-            scores = out.probs
-            if out.label_probs is not None:  # multi-label: confidences are each genre's own probability
-                scores = np.asarray(out.label_probs, dtype=np.float64)
-                every = np.argsort(-scores, kind="stable")
-                labels = [Prediction(self.labels[i], float(scores[i])) for i in every]
-            order = np.argsort(-scores, kind="stable")[: self.top_k]
-            top = [Prediction(self.labels[i], float(scores[i])) for i in order]
-            yield ClassificationResult(
-                audio_path=tf.path,
-                model=self.model_name,
-                genre=top[0].genre,
-                confidence=top[0].confidence,
-                top_predictions=top,
-                processing_time=seconds + time.perf_counter() - t0,
-                tags=out.tags,
-                embedding=out.embedding,
-                cached=cached,
-                labels=labels,
-            )
 
     def _complete(self, tf: TrackFeatures, cancelled) -> tuple[dict[str, Features] | None, float, bool]:
         """Lazy stages: a model with ``missing_extractors(features)`` (e.g. the staged ensemble) is asked
@@ -321,6 +325,7 @@ class Classifier:
         while more is not None and (need := more(features)):
             if all(e.key in features for e in need):
                 raise ModelError(tf.path, "the model asked again for features it already has")
+            self._use_backend(need)
             extra = next(
                 iter(extract_features([tf.path], need, cache=self.cache, jobs=1, cancelled=cancelled)), None
             )
@@ -332,3 +337,65 @@ class Classifier:
             seconds += extra.seconds
             cached = cached and extra.cached
         return features, seconds, cached
+
+    def _predict(
+        self, path: Path, features: dict[str, Features], seconds: float, cached: bool
+    ) -> ClassificationResult:
+        """The genre model on one track's features → top-k result (raises MusicReclassError)."""
+        t0 = time.perf_counter()
+        out = self.model.predict(features)
+        labels = None
+        scores = out.probs
+        if out.label_probs is not None:  # multi-label: confidences are each genre's own probability
+            scores = np.asarray(out.label_probs, dtype=np.float64)
+            every = np.argsort(-scores, kind="stable")
+            labels = [Prediction(self.labels[i], float(scores[i])) for i in every]
+        order = np.argsort(-scores, kind="stable")[: self.top_k]
+        top = [Prediction(self.labels[i], float(scores[i])) for i in order]
+        return ClassificationResult(
+            audio_path=path,
+            model=self.model_name,
+            genre=top[0].genre,
+            confidence=top[0].confidence,
+            top_predictions=top,
+            processing_time=seconds + time.perf_counter() - t0,
+            tags=out.tags,
+            embedding=out.embedding,
+            cached=cached,
+            labels=labels,
+        )
+
+    def classify_samples(
+        self, samples: np.ndarray, sample_rate: int, name: str | Path = "<stream>"
+    ) -> ClassificationResult:
+        """Audio already in memory (mono float32 at ``sample_rate``), analysed exactly as a file of that
+        length: same excerpt plan, same resampling, same lazy stages; no cache (there is no file key)."""
+        import soxr
+
+        t0 = time.perf_counter()
+        path = Path(name)
+        samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+        if not samples.size:
+            raise DecodeError(path, "the stream contains no audio samples")
+        excerpts = []
+        for off, dur in plan_excerpts(samples.size / sample_rate):
+            start = int(round(off * sample_rate))
+            end = None if dur is None else start + int(round(dur * sample_rate))
+            if (piece := samples[start:end]).size:
+                excerpts.append(piece)
+        features: dict[str, Features] = {}
+        more = getattr(self.model, "missing_extractors", None)
+        need: list[Extractor] = list(self.model.extractors)
+        while need:
+            for ext in need:
+                waves = [
+                    w
+                    if sample_rate == ext.sample_rate
+                    else soxr.resample(w, sample_rate, ext.sample_rate, quality="HQ").astype(
+                        np.float32, copy=False
+                    )
+                    for w in excerpts
+                ]
+                (features[ext.key],) = ext.extract([waves])
+            need = [e for e in (more(features) if more is not None else []) if e.key not in features]
+        return self._predict(path, features, time.perf_counter() - t0, False)

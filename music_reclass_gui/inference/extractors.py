@@ -17,12 +17,13 @@ import hashlib
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import torch
 
 from music_reclass_gui.core.errors import ModelError
+from music_reclass_gui.inference.backends import TaggerRunner, check_backend, make_runner, onnx_graph_path
 from music_reclass_gui.inference.excerpts import PLAN_VERSION
 from music_reclass_gui.inference.frontend import (
     HOP_LENGTH,
@@ -31,6 +32,9 @@ from music_reclass_gui.inference.frontend import (
     min_samples_for_frames,
     split_patches,
 )
+
+if TYPE_CHECKING:
+    from music_reclass_gui.inference.networks.musicnn import MusicnnTagger
 
 Features = dict[str, np.ndarray]
 
@@ -55,9 +59,14 @@ class MusicnnExtractor:
     """musicnn tagger -> {"tags": (50,) mean sigmoid scores, "embedding": (200,) mean penultimate, "n_patches"}.
 
     Patches of all tracks in a call are run together in batches of ``batch_patches`` (cross-track batching).
+    The network runs on a backend (backends.py: ONNX Runtime on a CPU when available, else PyTorch); the
+    PyTorch network is only loaded when that backend needs it (or ``net`` is asked for). Both musicnn taggers
+    share one log-mel front end (``frontend_key``): the engine computes the patches once per batch
+    (``prepare``) and hands them to every extractor with the same key.
     """
 
     sample_rate = SAMPLE_RATE
+    frontend_key = f"musicnn-logmel-{SAMPLE_RATE}"
 
     def __init__(
         self,
@@ -66,18 +75,62 @@ class MusicnnExtractor:
         weights: Path | None,
         device: torch.device,
         batch_patches: int | None = None,
+        backend: str = "auto",
     ) -> None:
-        from music_reclass_gui.inference.networks.musicnn import load_musicnn
-
         self.name = name
+        self.models_dir = models_dir
+        self.weights = weights
         self.device = device
-        self.net = load_musicnn(name, models_dir, device)
-        self.labels: list[str] = list(self.net.labels)
-        digest = file_digest(weights) if weights else "unknown"
-        self.key = f"{name}:{digest}:plan{PLAN_VERSION}"
+        self._frontend: torch.nn.Module | None = None
+        self._net: MusicnnTagger | None = None
+        self._runner: TaggerRunner | None = None
+        self._lock = threading.Lock()
+        self.backend = check_backend(backend)
+        self.digest = file_digest(weights) if weights else "unknown"
+        self.key = f"{name}:{self.digest}:plan{PLAN_VERSION}"
         self.batch_patches = batch_patches or (256 if device.type != "cpu" else 16)
 
-    def _prepare(self, wave: np.ndarray) -> np.ndarray:
+    @property
+    def net(self) -> MusicnnTagger:
+        """The PyTorch network (loaded on first use)."""
+        from music_reclass_gui.inference.networks.musicnn import load_musicnn
+
+        with self._lock:
+            if self._net is None:
+                self._net = load_musicnn(self.name, self.models_dir, self.device)
+            return self._net
+
+    @property
+    def frontend(self) -> torch.nn.Module:
+        """The log-mel front end (built on first use: a run served from the cache never needs it)."""
+        from music_reclass_gui.inference.frontend import LogMelFrontend
+
+        with self._lock:
+            if self._frontend is None:
+                self._frontend = LogMelFrontend().to(self.device)
+            return self._frontend
+
+    @property
+    def labels(self) -> list[str]:
+        from music_reclass_gui.inference.networks.musicnn import tagger_labels
+
+        return tagger_labels(self.name, self.models_dir)
+
+    @property
+    def runner(self) -> TaggerRunner:
+        """The backend that runs the network (chosen on first use, see backends.make_runner)."""
+        if self._runner is None:
+            graph = onnx_graph_path(self.weights) if self.weights else None
+            self._runner = make_runner(self.backend, self.device, graph, self.digest, lambda: self.net)
+        return self._runner
+
+    def use_backend(self, backend: str) -> None:
+        """Switch to ``backend`` ("auto" | "torch" | "onnx"); the runner is rebuilt on next use."""
+        backend = check_backend(backend)
+        if backend != self.backend:
+            self.backend, self._runner = backend, None
+
+    def _prepare_wave(self, wave: np.ndarray) -> np.ndarray:
         """Crop to the samples its whole patches need (identical patches: the centred STFT of a kept frame
         never reaches the cut), so excerpts of equal patch count share one batched front-end call.
         Input shorter than one patch is repeat-padded, as musicnn's training did."""
@@ -87,32 +140,42 @@ class MusicnnExtractor:
         n_patches = (1 + wave.size // HOP_LENGTH) // PATCH_FRAMES
         return wave[: n_patches * PATCH_FRAMES * HOP_LENGTH]
 
-    def _patch_tracks(self, tracks: Sequence[Sequence[np.ndarray]]) -> list[torch.Tensor]:
-        """Log-mel patches of every track, the front end batched over equal-length excerpts of all tracks."""
+    @torch.inference_mode()
+    def prepare(self, tracks: Sequence[Sequence[np.ndarray]]) -> list[torch.Tensor]:
+        """Log-mel patches (P_i, 187, 96) of every track, the front end batched over equal-length excerpts."""
         groups: dict[int, list[tuple[int, np.ndarray]]] = {}
         for t, waves in enumerate(tracks):
             for w in waves:
-                w = self._prepare(np.asarray(w, dtype=np.float32))
+                w = self._prepare_wave(np.asarray(w, dtype=np.float32))
                 groups.setdefault(w.size, []).append((t, w))
         per_track: list[list[torch.Tensor]] = [[] for _ in tracks]
         for items in groups.values():
-            batch = torch.from_numpy(np.stack([w for _, w in items])).to(self.device)
-            for (t, _), mel in zip(items, self.net.frontend(batch), strict=True):
+            batch = torch.from_numpy(np.stack([w for _, w in items]))
+            if self.device.type == "cuda":
+                batch = batch.pin_memory()
+            batch = batch.to(self.device, non_blocking=True)
+            for (t, _), mel in zip(items, self.frontend(batch), strict=True):
                 per_track[t].append(split_patches(mel))  # (P, 187, 96)
         return [torch.cat(p) for p in per_track]
 
-    @torch.inference_mode()
-    def extract(self, tracks: Sequence[Sequence[np.ndarray]]) -> list[Features]:
-        per_track = self._patch_tracks(tracks)
+    def extract(
+        self, tracks: Sequence[Sequence[np.ndarray]], prepared: Sequence[torch.Tensor] | None = None
+    ) -> list[Features]:
+        """Features of each track; ``prepared`` = ``prepare(tracks)`` from an extractor with the same
+        ``frontend_key`` (the shared front end), computed here when absent."""
+        per_track = list(prepared) if prepared is not None else self.prepare(tracks)
         counts = [p.shape[0] for p in per_track]
         patches = torch.cat(per_track)
+        runner = self.runner
+        if runner.name != "torch":
+            patches = patches.cpu().numpy()
         tags, embs = [], []
         for start in range(0, patches.shape[0], self.batch_patches):
-            t, e = self.net(patches[start : start + self.batch_patches])
+            t, e = runner.run(patches[start : start + self.batch_patches])
             tags.append(t)
             embs.append(e)
-        all_tags = torch.cat(tags).float().cpu().numpy()
-        all_embs = torch.cat(embs).float().cpu().numpy()
+        all_tags = np.concatenate(tags)
+        all_embs = np.concatenate(embs)
         out: list[Features] = []
         start = 0
         for n in counts:

@@ -4,12 +4,12 @@ musicnn (Pons & Serra 2019) computes, with librosa of its day (0.6/0.7):
 ``librosa.feature.melspectrogram(y, sr=16000, hop_length=256, n_fft=512, n_mels=96).T`` then
 ``log10(1 + 10000 * mel)``. That is a centred STFT (``center=True`` with *reflect* padding, the librosa
 default before 0.10), periodic Hann window, power 2, and librosa's Slaney-normalised mel filters.
-The original casts the mel to float16 before the log; that overflows for loud input, so we stay in float32.
+The mel filters are computed here exactly as librosa does (``slaney_mel_filters``), so classifying never imports
+librosa. The original casts the mel to float16 before the log; that overflows for loud input, so we stay in float32.
 """
 
 from __future__ import annotations
 
-import librosa
 import numpy as np
 import torch
 from torch import nn
@@ -28,17 +28,45 @@ def min_samples_for_frames(frames: int = PATCH_FRAMES) -> int:
     return (frames - 1) * HOP_LENGTH
 
 
+def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    """Slaney's mel scale (librosa's default, ``htk=False``): linear below 1 kHz, logarithmic above."""
+    hz = np.asarray(hz, dtype=np.float64)
+    mel = hz / (200.0 / 3)
+    log_region = hz >= 1000.0
+    return np.where(log_region, 15.0 + np.log(np.maximum(hz, 1e-10) / 1000.0) / (np.log(6.4) / 27.0), mel)
+
+
+def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    mel = np.asarray(mel, dtype=np.float64)
+    return np.where(mel >= 15.0, 1000.0 * np.exp((np.log(6.4) / 27.0) * (mel - 15.0)), mel * (200.0 / 3))
+
+
+def slaney_mel_filters(sr: int, n_fft: int, n_mels: int) -> np.ndarray:
+    """(n_mels, 1 + n_fft // 2) float32: ``librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels)`` (Slaney
+    scale and area normalisation, 0 Hz to sr / 2), computed here so the classify path never imports librosa
+    (with scipy and numba, about a second of start-up). tests/test_inference_musicnn.py pins it to librosa."""
+    fft_freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
+    mel_f = _mel_to_hz(np.linspace(_hz_to_mel(0.0), _hz_to_mel(sr / 2.0), n_mels + 2))
+    fdiff = np.diff(mel_f)
+    ramps = np.subtract.outer(mel_f, fft_freqs)
+    lower = -ramps[:-2] / fdiff[:-1, None]
+    upper = ramps[2:] / fdiff[1:, None]
+    weights = np.maximum(0.0, np.minimum(lower, upper))
+    weights *= (2.0 / (mel_f[2 : n_mels + 2] - mel_f[:n_mels]))[:, None]
+    return weights.astype(np.float32)
+
+
 class LogMelFrontend(nn.Module):
     """(B, n_samples) float32 waveform at 16 kHz -> (B, frames, 96) musicnn log-mel.
 
     ``frames = 1 + n_samples // 256``. The mel filterbank is a non-persistent buffer, so it follows
-    ``.to(device)`` but is not stored in checkpoints (it is rebuilt from librosa, never drifts).
+    ``.to(device)`` but is not stored in checkpoints (it is rebuilt, never drifts).
     """
 
     def __init__(self) -> None:
         super().__init__()
-        mel = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS)  # (96, 257), slaney/slaney
-        self.register_buffer("mel_basis", torch.from_numpy(mel.astype(np.float32)), persistent=False)
+        mel = slaney_mel_filters(SAMPLE_RATE, N_FFT, N_MELS)  # (96, 257)
+        self.register_buffer("mel_basis", torch.from_numpy(mel), persistent=False)
         self.register_buffer("window", torch.hann_window(N_FFT, periodic=True), persistent=False)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:

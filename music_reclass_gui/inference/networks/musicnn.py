@@ -162,17 +162,13 @@ class MusicnnTagger(nn.Module):
         return torch.cat(tags), torch.cat(embs)
 
 
-def load_musicnn(name: str, models_dir: str | Path, device: str | torch.device = "cpu") -> MusicnnTagger:
-    """Build the named tagger ("msd-musicnn" | "mtt-musicnn") from ``models_dir`` in eval mode on ``device``.
-
-    Labels come from the model card when present (so a card is the single source for the registry),
-    falling back to musicnn's configuration lists.
-    """
+def _card_entry(name: str, models_dir: Path) -> tuple[list[str], str]:
+    """(labels, weights file name) of a shipped tagger: the model card when present (so a card is the single
+    source for the registry), else musicnn's configuration lists."""
     if name not in MODELS:
         raise ModelError(None, f"unknown musicnn model {name!r}; expected one of {sorted(MODELS)}")
     labels, weights_name = MODELS[name]
-    models_dir = Path(models_dir)
-    card = models_dir / f"{name}.json"
+    card = Path(models_dir) / f"{name}.json"
     if card.is_file():
         try:
             meta = json.loads(card.read_text(encoding="utf-8"))
@@ -180,6 +176,18 @@ def load_musicnn(name: str, models_dir: str | Path, device: str | torch.device =
             raise ModelError(card, f"model card is unreadable: {exc}") from exc
         labels = meta.get("labels", labels)
         weights_name = meta.get("weights", weights_name)
+    return list(labels), weights_name
+
+
+def tagger_labels(name: str, models_dir: str | Path) -> list[str]:
+    """The tag labels of a shipped tagger, in output order (without loading its weights)."""
+    return _card_entry(name, Path(models_dir))[0]
+
+
+def load_musicnn(name: str, models_dir: str | Path, device: str | torch.device = "cpu") -> MusicnnTagger:
+    """Build the named tagger ("msd-musicnn" | "mtt-musicnn") from ``models_dir`` in eval mode on ``device``."""
+    models_dir = Path(models_dir)
+    labels, weights_name = _card_entry(name, models_dir)
     weights = models_dir / weights_name
     if not weights.is_file():
         raise ModelError(weights, "musicnn weights not found (run tools/convert_musicnn.py)")
