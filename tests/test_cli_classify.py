@@ -41,7 +41,7 @@ def test_classify_prints_one_json_line_per_file(music, capsys):
     lines = _lines(capsys.readouterr().out)
     assert code == 1 and len(lines) == 4
     for ok in (lines[0], lines[2]):
-        assert set(ok) == RESULT_KEYS and ok["model"] == "msd-musicnn"
+        assert set(ok) == RESULT_KEYS and ok["model"] == "broad"
         assert len(ok["top_predictions"]) == 2 and ok["top_predictions"][0] == {
             "genre": ok["genre"],
             "confidence": ok["confidence"],
@@ -57,6 +57,10 @@ def test_classify_prints_one_json_line_per_file(music, capsys):
 def test_classify_tags_carry_every_label(music, capsys):
     _, files, _, _ = music
     assert main(["classify", str(files[2]), "--tags", "--no-cache", "--device", "cpu"]) == 0
+    (line,) = _lines(capsys.readouterr().out)  # the default: its genres, then both taggers' raw scores
+    assert len(line["tags"]) == 20 + 50 + 50
+    assert {"Electronic", "msd-musicnn:female vocalists", "mtt-musicnn:no vocals"} <= set(line["tags"])
+    assert main(["classify", str(files[2]), "--tags", "--model", "msd-musicnn", "--device", "cpu"]) == 0
     (line,) = _lines(capsys.readouterr().out)
     assert len(line["tags"]) == 50 and {"female vocalists", "00s", "Hip-Hop"} <= set(line["tags"])
 

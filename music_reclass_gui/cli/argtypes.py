@@ -41,6 +41,14 @@ def positive_float(text: str) -> float:
     return value
 
 
+def probability(text: str) -> float:
+    """A number between 0 and 1 (a probability floor or threshold)."""
+    value = float(_number(text, float, "a probability"))
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a probability between 0 and 1")
+    return value
+
+
 def genre_name(text: str) -> str:
     """A genre to write: blank or whitespace-only text would silently clear the genre, so it is refused."""
     name = text.strip()

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from music_reclass_gui.cli import batch_ray
-from music_reclass_gui.cli.argtypes import add_device_option, positive_int
+from music_reclass_gui.cli.argtypes import add_device_option, positive_int, probability
 from music_reclass_gui.cli.decide_args import add_per_track_arg, add_policy_args, policy_from_args
 from music_reclass_gui.cli.exit_codes import EXIT_CANNOT_RUN as EXIT_MODEL
 from music_reclass_gui.cli.exit_codes import EXIT_FILES_FAILED
@@ -35,6 +35,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="audio files to classify")
     _model_args(p)
     p.add_argument("--tags", action="store_true", help="also print the model's raw scores for all its labels")
+    p.add_argument(
+        "--multi-label",
+        action="store_true",
+        help='also print "labels": every genre whose own calibrated probability reaches --floor (a track '
+        "can have several; needs a multi-label model such as the default)",
+    )
+    p.add_argument(
+        "--floor",
+        type=probability,
+        default=None,
+        help="smallest probability listed by --multi-label (default 0.1)",
+    )
     p.add_argument("--no-cache", action="store_true", help="ignore and do not update the feature cache")
     add_per_track_arg(p)
     p.set_defaults(func=run_classify)
@@ -96,12 +108,25 @@ def run_classify(args: argparse.Namespace) -> int:
     clf = _classifier(args)
     if clf is None:
         return EXIT_MODEL
+    from music_reclass_gui.inference.engine import LABELS_FLOOR
+
+    floor = LABELS_FLOOR if args.floor is None else args.floor
+    if args.multi_label and getattr(clf.model, "multi_label", False) is False:
+        print(
+            f"music-reclass: model {clf.model_name!r} gives one distribution over exclusive genres, not each "
+            'genre its own probability: "labels" is null (use a multi-label model, e.g. the default)',
+            file=sys.stderr,
+        )
     failed = 0
     albums = _AlbumBuffer(args.files, policy_from_args(args))
     for out in clf.classify_many(args.files):
         failed += not hasattr(out, "genre")
         for result in albums.add(out):
-            line = result.to_json(include_tags=args.tags) if hasattr(result, "genre") else result.to_json()
+            line = (
+                result.to_json(include_tags=args.tags, multi_label=args.multi_label, floor=floor)
+                if hasattr(result, "genre")
+                else result.to_json()
+            )
             if hasattr(result, "genre"):
                 albums.annotate(result, line)
             print(json.dumps(line, ensure_ascii=False), flush=True)
@@ -206,7 +231,12 @@ def run_batch(args: argparse.Namespace) -> int:
     }
     write_failed = False
     if args.write_tags:
-        changes = [TagChange(p, prop.genres) for p, prop in proposals.items() if prop.auto and prop.genres]
+        scanned = {t.path: t for t in tracks}  # a file replaced since its scan is refused, not written
+        changes = [
+            TagChange.for_track(scanned[p], prop.genres) if p in scanned else TagChange(p, prop.genres)
+            for p, prop in proposals.items()
+            if prop.auto and prop.genres
+        ]
         summary["tags_written"] = written = _write_tags(changes)
         write_failed = bool(written["failed"])
     print(json.dumps(summary, ensure_ascii=False))

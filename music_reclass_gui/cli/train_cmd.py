@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import shlex
 import sys
 from collections.abc import Sequence
@@ -28,12 +27,7 @@ from music_reclass_gui.core.errors import MusicReclassError
 TRAIN_PLUGINS: tuple[str, ...] = (
     "music_reclass_gui.cli.train_head_cmd",
     "music_reclass_gui.cli.personal_cmd",
-)
-
-GTZAN_NAME = re.compile(r"[a-z]+\.\d{5}\.(wav|au)")
-GTZAN_LICENCE = (
-    "GTZAN has no licence and is for research only; these weights are derived from its features and are "
-    "shipped for research and personal use."
+    "music_reclass_gui.cli.train_broad_cmd",
 )
 
 
@@ -111,7 +105,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="length of the random crops the CNN trains on (default 3.0)",
     )
     add_device_option(c, "where to train")
-    _common(c, default_epochs=20)
+    _common(c, default_epochs=20, hold_out=True)
     c.set_defaults(func=_train_cnn)
 
     for module in _plugins():
@@ -138,16 +132,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.set_defaults(func=_evaluate)
 
 
-def _common(p: argparse.ArgumentParser, default_epochs: int | None) -> None:
+def _common(p: argparse.ArgumentParser, default_epochs: int | None, hold_out: bool = False) -> None:
+    """Options of every `train` run; ``hold_out``: --folds 0 means a seeded 20 % hold-out (the CNN's)."""
     p.add_argument("--name", required=True, help="model name (how `classify --model NAME` finds it)")
     p.add_argument(
         "--split-file", type=Path, help="names of the training files; every other file is evaluated"
     )
     p.add_argument(
         "--folds",
-        type=positive_int,
+        type=non_negative_int if hold_out else positive_int,
         default=5,
-        help="stratified k-fold CV when there is no split (default 5)",
+        help="stratified k-fold CV when there is no split (default 5"
+        + ("; 0: a seeded 20 %% hold-out instead)" if hold_out else ")"),
     )
     p.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default 0)")
     p.add_argument(
@@ -215,7 +211,7 @@ def _features_table(args):
     import numpy as np
 
     from music_reclass_gui.inference import kinds_features
-    from music_reclass_gui.training import datasets
+    from music_reclass_gui.training import dataset_policy, datasets
 
     split = validation = None
     notes: dict = {}
@@ -230,18 +226,9 @@ def _features_table(args):
                 file=sys.stderr,
             )
         data = f"{len(table.x)} rows of {args.features_csv.name}"
-        if extractor == "gtzan57" and all(GTZAN_NAME.fullmatch(k) for k in table.keys):
-            notes["source"] = (
-                "GTZAN (Tzanetakis & Cook 2002) 57-feature table (librosa features of the 30 s clips); weights "
-                "trained by music-reclass"
-            )
-            notes["licence"] = GTZAN_LICENCE
-            notes["parity"] = (
-                "On the 19 real GTZAN clips that have a row, the app's gtzan57 extractor matches the table: 53 of "
-                "57 columns to < 1e-4 relative error (tempo identical), harmony_var/perceptr_var to < 0.3 %, and "
-                "harmony_mean/perceptr_mean (means of near-zero-mean waveforms) to < 0.015 table standard "
-                "deviations. See docs/gtzan-features-parity.md."
-            )
+        if extractor == "gtzan57" and dataset_policy.is_gtzan_table(table.keys):
+            notes["source"] = dataset_policy.GTZAN_FEATURES_SOURCE
+            notes["licence"] = dataset_policy.GTZAN_LICENCE
     elif args.fma is not None:
         table = datasets.load_fma_features(args.fma, args.fma_subset)
         extractor = "fma518"
@@ -281,13 +268,14 @@ def _features_table(args):
 
 
 def _train_features(args: argparse.Namespace) -> int:
-    from music_reclass_gui.training.pipelines import FeaturesRun, train_features_model
+    from music_reclass_gui.training.dataset_policy import FMA_MLP_EPOCHS
+    from music_reclass_gui.training.features_run import FeaturesRun, train_features_model
 
     try:
         table, extractor, split, validation, data, notes = _features_table(args)
         epochs = args.epochs
         if epochs is None and args.fma is not None:
-            epochs = 7  # the spec's setting for the 518-feature FMA MLP
+            epochs = FMA_MLP_EPOCHS
         run = FeaturesRun(
             name=args.name,
             out_dir=_out_dir(args),
@@ -319,7 +307,7 @@ def _train_features(args: argparse.Namespace) -> int:
 def _train_cnn(args: argparse.Namespace) -> int:
     from music_reclass_gui.inference.device import pick_device
     from music_reclass_gui.training import datasets
-    from music_reclass_gui.training.pipelines import CNNRun, train_cnn_model
+    from music_reclass_gui.training.cnn_run import CNNRun, train_cnn_model
 
     try:
         split = None

@@ -2,7 +2,7 @@
 `train ensemble`: the staged early-stopping ensemble over such heads (registered via train_cmd.TRAIN_PLUGINS).
 
 train head      --dataset DIR | --library DIR   [--inputs auto|msd-emb|...] [--model auto|linear|mlp]
-train ensemble  --dataset DIR --name NAME       [--stages gtzan-features,msd,gtzan]
+train ensemble  --dataset DIR --name NAME       [--final-model gtzan]  (stage 1 is chosen by CV)
 """
 
 from __future__ import annotations
@@ -91,8 +91,8 @@ def _out_dir(args: argparse.Namespace) -> Path:
 
 
 def _train_head(args: argparse.Namespace) -> int:
-    from music_reclass_gui.cli.train_cmd import GTZAN_LICENCE, GTZAN_NAME
     from music_reclass_gui.training import datasets
+    from music_reclass_gui.training.dataset_policy import GTZAN_LICENCE, GTZAN_NAME
     from music_reclass_gui.training.transfer import HeadRun, library_items, train_head_model
 
     try:

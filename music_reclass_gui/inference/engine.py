@@ -30,7 +30,8 @@ from music_reclass_gui.inference.excerpts import decode_excerpts, plan_excerpts
 from music_reclass_gui.inference.extractors import Extractor, Features
 from music_reclass_gui.inference.registry import load_model
 
-DEFAULT_MODEL = "msd-musicnn"
+DEFAULT_MODEL = "broad"
+LABELS_FLOOR = 0.1  # `classify --multi-label` lists the genres whose own probability reaches this
 
 
 @dataclass
@@ -50,8 +51,16 @@ class ClassificationResult:
     tags: dict[str, float] = field(default_factory=dict)
     embedding: np.ndarray | None = None
     cached: bool = False  # features came from the cache (no decoding, no inference)
+    # every genre's own calibrated probability, best first (multi-label models); None for single-label ones
+    labels: list[Prediction] | None = None
 
-    def to_json(self, include_tags: bool = False) -> dict[str, Any]:
+    def labels_above(self, floor: float = LABELS_FLOOR) -> list[Prediction]:
+        """The genres whose own probability reaches ``floor`` (none for a single-label model)."""
+        return [p for p in self.labels or [] if p.confidence >= floor]
+
+    def to_json(
+        self, include_tags: bool = False, multi_label: bool = False, floor: float = LABELS_FLOOR
+    ) -> dict[str, Any]:
         out: dict[str, Any] = {
             "audio_path": str(self.audio_path),
             "model": self.model,
@@ -62,6 +71,15 @@ class ClassificationResult:
             ],
             "processing_time": round(float(self.processing_time), 4),
         }
+        if multi_label:
+            out["labels"] = (
+                None
+                if self.labels is None
+                else [
+                    {"genre": p.genre, "probability": round(float(p.confidence), 4)}
+                    for p in self.labels_above(floor)
+                ]
+            )
         if include_tags:
             out["tags"] = {k: round(float(v), 4) for k, v in self.tags.items()}
         return out
@@ -326,8 +344,14 @@ class Classifier:
         """The genre model on one track's features → top-k result (raises MusicReclassError)."""
         t0 = time.perf_counter()
         out = self.model.predict(features)
-        order = np.argsort(-out.probs, kind="stable")[: self.top_k]
-        top = [Prediction(self.labels[i], float(out.probs[i])) for i in order]
+        labels = None
+        scores = out.probs
+        if out.label_probs is not None:  # multi-label: confidences are each genre's own probability
+            scores = np.asarray(out.label_probs, dtype=np.float64)
+            every = np.argsort(-scores, kind="stable")
+            labels = [Prediction(self.labels[i], float(scores[i])) for i in every]
+        order = np.argsort(-scores, kind="stable")[: self.top_k]
+        top = [Prediction(self.labels[i], float(scores[i])) for i in order]
         return ClassificationResult(
             audio_path=path,
             model=self.model_name,
@@ -338,6 +362,7 @@ class Classifier:
             tags=out.tags,
             embedding=out.embedding,
             cached=cached,
+            labels=labels,
         )
 
     def classify_samples(

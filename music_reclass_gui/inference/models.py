@@ -30,6 +30,9 @@ class ModelOutput:
     probs: np.ndarray  # (len(model.labels),) sums to 1
     tags: dict[str, float]  # raw scores of all the model's own labels, genre or not
     embedding: np.ndarray | None
+    # (len(model.labels),) each genre's own calibrated probability (multi-label models, e.g. kind "fused");
+    # None for single-label models, whose probs are one distribution over mutually exclusive genres
+    label_probs: np.ndarray | None = None
 
 
 def tagger_genre_probs(scores: np.ndarray, groups: list[list[int]], temperature: float) -> np.ndarray:

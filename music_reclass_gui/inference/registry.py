@@ -184,6 +184,7 @@ KIND_MODULES: tuple[str, ...] = (
     "music_reclass_gui.inference.kinds_features",  # "features-mlp"
     "music_reclass_gui.inference.kinds_cnn",  # "mel-cnn"
     "music_reclass_gui.inference.kinds_ensemble",  # "ensemble"
+    "music_reclass_gui.inference.kinds_fused",  # "fused" (multi-label)
 )
 
 

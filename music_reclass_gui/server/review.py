@@ -149,20 +149,23 @@ class ReviewService:
     # -- reading
     def items_json(self) -> dict[str, Any]:
         with self.lock:
-            items = [item_json(i) for i in self.session]
+            items = [item_json(i, self.state.config.top_k) for i in self.session]
             counts = {s.value: n for s, n in self.session.counts().items()}
             ops = list(self.ops)
         return {"items": items, "counts": counts, "operations": ops, "time": time.time()}
 
 
-def item_json(item: ReviewItem) -> dict[str, Any]:
+def item_json(item: ReviewItem, top_k: int) -> dict[str, Any]:
+    """The page shows the top `top_k` candidates (a multi-label model ranks every genre)."""
     return {
         "path": str(item.path),
         "name": item.path.name,
         "status": item.status.value,
         "current_genres": list(item.current_genres),
         "proposed": list(item.proposed),
-        "predictions": [{"genre": c.genre, "confidence": round(c.confidence, 4)} for c in item.predictions],
+        "predictions": [
+            {"genre": c.genre, "confidence": round(c.confidence, 4)} for c in item.predictions[:top_k]
+        ],
         "confidence": None if item.confidence is None else round(item.confidence, 4),
         "changes_disk": item.changes_disk,
         "reason": item.reason,

@@ -65,3 +65,12 @@ def expected_calibration_error(probs: np.ndarray, y: np.ndarray, n_bins: int = E
         if mask.any():
             ece += mask.mean() * abs(correct[mask].mean() - conf[mask].mean())
     return float(ece)
+
+
+def crossfit_ece(logits: np.ndarray, y: np.ndarray, fold_of: np.ndarray) -> float:
+    """ECE of out-of-fold predictions where each fold's temperature was fit on the other folds only."""
+    probs = np.zeros_like(logits, dtype=np.float64)
+    for k in np.unique(fold_of):
+        m = fold_of == k
+        probs[m] = softmax(logits[m], fit_temperature(logits[~m], y[~m]))
+    return expected_calibration_error(probs, y)

@@ -22,8 +22,8 @@ import numpy as np
 from music_reclass_gui.core.errors import ModelError
 from music_reclass_gui.inference.kinds_ensemble import COMBINE_RULES, decide
 from music_reclass_gui.training.calibrate import fit_temperature, softmax
+from music_reclass_gui.training.cards import weights_filename, write_card
 from music_reclass_gui.training.datasets import AudioItem, stratified_kfold
-from music_reclass_gui.training.pipelines import weights_filename, write_card
 from music_reclass_gui.training.transfer import (
     INPUT_SETS,
     HeadConfig,

@@ -80,3 +80,36 @@ def save_confusion_png(
     path = Path(path)
     fig.savefig(path)
     return path
+
+
+def save_reliability_png(
+    curves: dict[str, Sequence[dict[str, Any]]], path: str | Path, title: str = ""
+) -> Path:
+    """Reliability diagram: per confidence bin, observed frequency against mean probability (one line per
+    curve, e.g. before/after calibration; marker area ~ number of predictions in the bin), headless (Agg)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5.0, 5.0), dpi=100)
+    ax = fig.add_subplot(1, 1, 1)
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="perfectly calibrated")
+    for name, rows in curves.items():
+        x = [r["mean_probability"] for r in rows]
+        y = [r["observed_frequency"] for r in rows]
+        n = np.array([r["pairs"] for r in rows], dtype=np.float64)
+        ax.plot(x, y, marker="o", label=name)
+        ax.scatter(x, y, s=8 + 200 * np.sqrt(n / max(1.0, n.max())), alpha=0.3)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("predicted probability (bin mean)")
+    ax.set_ylabel("observed frequency")
+    if title:
+        ax.set_title(title, fontsize=9)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    return path

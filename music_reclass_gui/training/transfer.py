@@ -30,7 +30,13 @@ import torch
 
 from music_reclass_gui.core.genres import load_genre_map
 from music_reclass_gui.inference.heads import build_head_mlp, head_input, save_head
-from music_reclass_gui.training.calibrate import expected_calibration_error, fit_temperature, softmax
+from music_reclass_gui.training.calibrate import (
+    crossfit_ece,
+    expected_calibration_error,
+    fit_temperature,
+    softmax,
+)
+from music_reclass_gui.training.cards import log, weights_filename, write_card
 from music_reclass_gui.training.datasets import (
     AudioItem,
     DatasetError,
@@ -39,7 +45,6 @@ from music_reclass_gui.training.datasets import (
     stratified_kfold,
 )
 from music_reclass_gui.training.evaluate import evaluate_predictions
-from music_reclass_gui.training.pipelines import crossfit_ece, log, weights_filename, write_card
 from music_reclass_gui.training.train import Progress
 
 TAGGERS = ("msd-musicnn", "mtt-musicnn")

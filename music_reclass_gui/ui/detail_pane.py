@@ -143,6 +143,8 @@ class DetailPane(QWidget):
             text += f"<br><span style='color:#b3261e'>{html.escape(item.reason, quote=False)}</span>"
         elif item.model:
             text += f" <span style='color:#7a7a7a'>· {html.escape(item.model)}</span>"
+        if item.reason is None and item.proposal is not None:  # why this proposal (core.decide)
+            text += f"<br><span style='color:#555'>{html.escape(item.proposal.reason, quote=False)}</span>"
         self.status.setText(text)
         self.status.show()
         self.bars.set_predictions(item.predictions)

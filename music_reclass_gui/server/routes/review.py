@@ -80,7 +80,7 @@ def decide(body: DecideRequest, state: State) -> dict:
         raise HTTPException(404, str(exc.args[0] if exc.args else exc)) from exc
     except ValueError as exc:
         raise HTTPException(409, str(exc)) from exc
-    return item_json(item)
+    return item_json(item, state.config.top_k)
 
 
 @router.post("/accept-above")

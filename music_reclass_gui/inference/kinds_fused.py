@@ -1,0 +1,127 @@
+"""Model kind "fused": a GTZAN head and the musicnn taggers' genre labels fused into one calibrated,
+multi-label output (every genre its own probability). Trained by ``training/broad.py``; why it is built
+this way is said there.
+
+Card::
+
+    {"name": "broad", "kind": "fused", "labels": [...vocabulary, output order...],
+     "weights": "broad_head.pt",                 # a "head" file (heads.py) over GTZAN's ten genres
+     "evidence": {"Electronic": [["msd-musicnn", "electronic"], ...], ...},  # tagger labels per genre
+     "fusion": {"head_weight": a, "outside_weight": d, "evidence_weight": b, "evidence_bias": e,
+                "bias": {genre: c_g, ...}},
+     "metrics": {...}, "calibration": {...}}
+
+For genre g: ``z_g = c_g + [g in head] (a * log p_head(g) + d * logit(o)) + [g has evidence] (b * logit(s_g) + e)``
+where ``s_g`` is the highest tagger score among g's evidence labels and ``o`` the highest among genres the
+head does not know. ``p_g = sigmoid(z_g)`` is the calibrated probability that g is one of the track's genres
+(``ModelOutput.label_probs``); ``probs`` is the same vector normalised to sum to 1, for callers that want one
+distribution. ``tags`` holds the genre probabilities and every tagger score as ``"<tagger>:<label>"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+
+from music_reclass_gui.core.errors import ModelError
+from music_reclass_gui.core.genres import load_genre_map
+from music_reclass_gui.inference.extractors import musicnn_extractor
+from music_reclass_gui.inference.heads import Head, head_input
+from music_reclass_gui.inference.registry import ModelCard, register_kind
+
+KIND = "fused"
+
+FeatureSet = Mapping[str, Mapping[str, np.ndarray]]
+
+
+def logit(p: np.ndarray | float) -> np.ndarray:
+    """log(p / (1 - p)) with p clipped to [1e-4, 1 - 1e-4] (training/broad.py uses the same)."""
+    q = np.clip(np.asarray(p, dtype=np.float64), 1e-4, 1 - 1e-4)
+    return np.log(q / (1 - q))
+
+
+class FusedGenreModel:
+    """A genre model (registry protocol) with independent per-genre probabilities (see module doc)."""
+
+    def __init__(self, card: ModelCard, device: torch.device) -> None:
+        if card.weights is None:
+            raise ModelError(card.path, f"a {KIND!r} model card needs a 'weights' head file")
+        self.name = card.name
+        self.card = card
+        self.head = Head(card.weights)
+        gmap = load_genre_map()
+        self.labels = list(card.labels)
+        head_labels = [gmap.normalize(lab) for lab in self.head.labels]
+        try:
+            fusion: dict[str, Any] = card.raw["fusion"]
+            evidence: dict[str, list[list[str]]] = card.raw.get("evidence", {})
+            self.a = float(fusion["head_weight"])
+            self.d = float(fusion["outside_weight"])
+            self.b = float(fusion["evidence_weight"])
+            self.e = float(fusion["evidence_bias"])
+            self.bias = np.array([float(fusion["bias"][g]) for g in self.labels])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(card.path, f"the card's 'fusion' block is incomplete ({exc})") from exc
+        self.head_col = np.array([head_labels.index(g) if g in head_labels else -1 for g in self.labels])
+        taggers = list(
+            dict.fromkeys([m for m, _ in self.head.inputs] + [t for p in evidence.values() for t, _ in p])
+        )
+        self.extractors = [musicnn_extractor(t, device) for t in taggers]
+        self._key_of = {t: e.key for t, e in zip(taggers, self.extractors, strict=True)}
+        index = {
+            t: {lab: i for i, lab in enumerate(e.labels)}
+            for t, e in zip(taggers, self.extractors, strict=True)
+        }
+        self.evidence: list[list[tuple[str, int]]] = []
+        for g in self.labels:
+            pairs = []
+            for tagger, lab in evidence.get(g, []):
+                if lab not in index.get(tagger, {}):
+                    raise ModelError(card.path, f"evidence label {tagger}:{lab!r} is not one of the tagger's")
+                pairs.append((tagger, index[tagger][lab]))
+            self.evidence.append(pairs)
+        self.outside = [j for j, pairs in enumerate(self.evidence) if pairs and self.head_col[j] < 0]
+        self.calibrated = True
+        self.multi_label = True  # label_probs are independent per-genre probabilities
+
+    def label_probabilities(self, by_model: Mapping[str, Mapping[str, np.ndarray]]) -> np.ndarray:
+        """Independent calibrated probability of every genre (card label order)."""
+        q = self.head.predict_proba(head_input(by_model, self.head.inputs)).astype(np.float64)
+        s = np.array(
+            [
+                max((float(by_model[t]["tags"][i]) for t, i in pairs), default=np.nan)
+                for pairs in self.evidence
+            ]
+        )
+        o = logit(max(s[self.outside])) if self.outside else 0.0
+        z = self.bias.copy()
+        for j in range(len(self.labels)):
+            if self.head_col[j] >= 0:
+                z[j] += self.a * np.log(max(q[self.head_col[j]], 1e-4)) + self.d * o
+            if self.evidence[j]:
+                z[j] += self.b * logit(s[j]) + self.e
+        return 1.0 / (1.0 + np.exp(-z))
+
+    def predict(self, features: FeatureSet):
+        from music_reclass_gui.inference.models import ModelOutput
+
+        by_model = {t: features[k] for t, k in self._key_of.items()}
+        p = self.label_probabilities(by_model)
+        tags = {lab: float(v) for lab, v in zip(self.labels, p, strict=True)}
+        for tagger, e in zip(self._key_of, self.extractors, strict=True):  # the evidence, raw
+            scores = by_model[tagger]["tags"]
+            tags.update({f"{tagger}:{lab}": float(v) for lab, v in zip(e.labels, scores, strict=True)})
+        first = by_model[next(iter(by_model))]
+        emb = first.get("embedding")
+        return ModelOutput(
+            (p / p.sum()).astype(np.float32),
+            tags,
+            None if emb is None else np.asarray(emb, dtype=np.float32),
+            label_probs=p.astype(np.float32),
+        )
+
+
+register_kind(KIND, FusedGenreModel)
