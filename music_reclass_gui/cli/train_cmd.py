@@ -105,7 +105,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="length of the random crops the CNN trains on (default 3.0)",
     )
     add_device_option(c, "where to train")
-    _common(c, default_epochs=20)
+    _common(c, default_epochs=20, hold_out=True)
     c.set_defaults(func=_train_cnn)
 
     for module in _plugins():
@@ -132,16 +132,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.set_defaults(func=_evaluate)
 
 
-def _common(p: argparse.ArgumentParser, default_epochs: int | None) -> None:
+def _common(p: argparse.ArgumentParser, default_epochs: int | None, hold_out: bool = False) -> None:
+    """Options of every `train` run; ``hold_out``: --folds 0 means a seeded 20 % hold-out (the CNN's)."""
     p.add_argument("--name", required=True, help="model name (how `classify --model NAME` finds it)")
     p.add_argument(
         "--split-file", type=Path, help="names of the training files; every other file is evaluated"
     )
     p.add_argument(
         "--folds",
-        type=positive_int,
+        type=non_negative_int if hold_out else positive_int,
         default=5,
-        help="stratified k-fold CV when there is no split (default 5)",
+        help="stratified k-fold CV when there is no split (default 5"
+        + ("; 0: a seeded 20 %% hold-out instead)" if hold_out else ")"),
     )
     p.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default 0)")
     p.add_argument(

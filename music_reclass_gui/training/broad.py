@@ -585,6 +585,7 @@ def train_broad_model(run: BroadRun) -> Path:
             "library": library,
             "held_out_how": {data.keys[i]: how[i] for i in range(len(how))},
             "tracks_with_two_genres_above_0.5": [t["track"] for t in multi],
+            "not_measured": "the musicnn wheel's MSD/MTT VGG checkpoints were not ported, so not compared",
             "note": (
                 "The head configuration (both embeddings, logistic regression C=0.1, raw) is the shipped gtzan "
                 "head's, chosen earlier by cross-validation on the same 50 clips, so the GTZAN figure is "

@@ -145,6 +145,12 @@ def _resolve(op: Operation, step: Step) -> tuple[bool, str]:
         return _resolve_move(op, step)
     if step.action == "tags":
         return _resolve_tags(op, step)
+    if step.action == "copy":  # an album extra (extras.copy_file): done once the verified copy is in place
+        with contextlib.suppress(OSError):
+            os.unlink(i["tmp"])
+        return _matches(
+            Path(i["dst"]), i["size"], i["sha256"]
+        ), f"copy of {Path(i['src']).name} to {i['dst']}"
     if step.action == "mkdir":
         return os.path.isdir(i["path"]), f"folder {i['path']}"
     if step.action == "rmdir":
@@ -166,7 +172,7 @@ def _recover_one(op: Operation) -> list[str]:
         if done:
             record = {}
             path = step.intent.get("dst") or step.intent.get("path")
-            if step.action in ("move", "tags"):
+            if step.action in ("move", "tags", "copy"):
                 record = file_state(path)
             append_record(op.path, {"type": "done", "step": step.step, "recovered": True, **record})
         else:
