@@ -17,6 +17,7 @@ from music_reclass_gui.ui.player import PreviewPlayer
 from music_reclass_gui.ui.track_table import STATUS_COLOURS
 
 BAR_HEIGHT = 24
+MAX_BARS = 5  # a multi-label model ranks every genre; the pane shows the best few (keeps the window small)
 
 
 class TopKBars(QWidget):
@@ -29,7 +30,7 @@ class TopKBars(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
     def set_predictions(self, predictions: list[Candidate]) -> None:
-        self._predictions = list(predictions)
+        self._predictions = list(predictions)[:MAX_BARS]
         self.updateGeometry()
         self.update()
 
