@@ -1,6 +1,7 @@
 """Throughput of `batch --engine ray` next to the local engine, and a 1- vs 2-worker scaling run.
 
     nice -n 10 python benchmarks/bench_ray.py [--library ../shared/data/library] [--tracks 8] [--rounds 1]
+                                              [--model msd-musicnn]
 
 One local Ray is started first (its start-up is reported on its own, not charged to the runs). Then, per
 round and interleaved so background load on a shared machine hits all of them alike:
@@ -55,17 +56,17 @@ def _pick(library: Path, n: int, into: Path) -> list[Path]:
     return out
 
 
-def run_local(paths: list[Path]) -> tuple[float, float]:
+def run_local(paths: list[Path], model: str) -> tuple[float, float]:
     from music_reclass_gui.inference.engine import Classifier
 
-    clf = Classifier(device="cpu", use_cache=False)
+    clf = Classifier(model, device="cpu", use_cache=False)
     t0, c0 = time.perf_counter(), _cpu_seconds()
     outs = list(clf.classify_many(paths))
     assert all(hasattr(o, "genre") for o in outs), [getattr(o, "error", None) for o in outs]
     return time.perf_counter() - t0, _cpu_seconds() - c0
 
 
-def run_ray(folder: Path, workers: int, scratch: Path) -> tuple[float, float, float]:
+def run_ray(folder: Path, workers: int, scratch: Path, model: str) -> tuple[float, float, float]:
     """(total seconds, seconds to the first finished block, steady tracks/s after that block)."""
     from music_reclass_gui.cluster.pipeline import RayOptions, classify_archive
 
@@ -75,7 +76,7 @@ def run_ray(folder: Path, workers: int, scratch: Path) -> tuple[float, float, fl
     summary = classify_archive(
         folder,
         out,
-        RayOptions(device="cpu", workers=workers),
+        RayOptions(model=model, device="cpu", workers=workers),
         on_row=lambda _: arrivals.append(time.perf_counter()),
     )
     seconds = time.perf_counter() - t0
@@ -93,6 +94,9 @@ def main() -> None:
     ap.add_argument("--library", type=Path, default=LIBRARY)
     ap.add_argument("--tracks", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument(
+        "--model", default="msd-musicnn", help="model for both engines (docs/scale-out.md used msd-musicnn)"
+    )
     args = ap.parse_args()
     import ray
 
@@ -115,12 +119,12 @@ def main() -> None:
         steady: dict[str, list[float]] = {"ray-1": [], "ray-2": []}
         cpu_local: list[float] = []
         for _ in range(args.rounds):
-            wall, cpu = run_local(paths)
+            wall, cpu = run_local(paths, args.model)
             times["local"].append(wall)
             cpu_local.append(cpu)
             for workers in (1, 2):
                 key = f"ray-{workers}"
-                total, to_first, rate = run_ray(scratch / "lib", workers, scratch)
+                total, to_first, rate = run_ray(scratch / "lib", workers, scratch, args.model)
                 times[key].append(total)
                 first[key].append(to_first)
                 steady[key].append(rate)
@@ -130,6 +134,7 @@ def main() -> None:
     n = len(paths)
     med = {k: statistics.median(v) for k, v in times.items()}
     report = {
+        "model": args.model,
         "tracks": n,
         "formats": sorted({p.suffix for p in paths}),
         "rounds": args.rounds,

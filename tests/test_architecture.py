@@ -156,3 +156,21 @@ def test_cluster_is_imported_only_by_the_cli_and_pyarrow_only_by_cluster():
         if _uses(imps, "pyarrow") and not _in(module, "cluster"):
             bad[module] = "imports pyarrow"
     assert bad == {}
+
+
+def test_tests_never_skip_a_required_dependency():
+    """PySide6, torch, mutagen and the package itself are required: a test that `importorskip`s them would
+    pass green on a broken install, and a skip that says "not implemented yet" hides a missing feature."""
+    import re
+
+    required = ("PySide6", "torch", "mutagen", "numpy", "soundfile", PACKAGE)
+    here = Path(__file__).resolve().parent
+    bad = []
+    for test in sorted(here.glob("test_*.py")):
+        text = test.read_text(encoding="utf-8")
+        for name in re.findall(r"importorskip\(\s*[\"']([\w.]+)[\"']", text):
+            if name.split(".")[0] in required:
+                bad.append(f"{test.name}: importorskip({name!r})")
+        if re.search(r"skip\([^)]*not implemented", text):
+            bad.append(f"{test.name}: a skip for something not implemented")
+    assert bad == []

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import gtzan_clips, make_album_track, needs_shared_data
+from test_cli_organize import full_state
 
 from music_reclass_gui.cli import main
 from music_reclass_gui.core.library import scan
@@ -17,18 +18,6 @@ from music_reclass_gui.core.tags import read_tags, write_genres
 
 pytestmark = [needs_shared_data, pytest.mark.slow]
 FORMATS = ("flac", "mp3", "ogg", "m4a")
-
-
-def full_state(root: Path) -> dict[str, tuple]:
-    out: dict[str, tuple] = {}
-    for p in sorted(root.rglob("*")):
-        st = p.stat()
-        out[str(p.relative_to(root))] = (
-            ("dir",)
-            if p.is_dir()
-            else (st.st_size, st.st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest())
-        )
-    return out
 
 
 def album(

@@ -27,6 +27,15 @@ def test_nonsense_numbers_are_usage_errors(argv, capsys):
     assert f"argument {argv[2]}" in err and "expected a whole number of at least 1" in err
 
 
+@pytest.mark.parametrize("argv", [["--timeout", "-5"], ["--size", "big"], ["--device", "tpu"]])
+def test_the_window_command_refuses_nonsense_too(argv, capsys):
+    from music_reclass_gui.ui.app import build_parser
+
+    with pytest.raises(SystemExit) as exc:
+        build_parser().parse_args(argv)
+    assert exc.value.code == 2 and f"argument {argv[0]}" in capsys.readouterr().err
+
+
 def _walk(parser: argparse.ArgumentParser, words: tuple[str, ...] = ()):
     """Every (command words, action) of the parser tree, sub-commands included."""
     for action in parser._actions:
@@ -66,3 +75,37 @@ def test_every_device_option_offers_the_same_choices():
     assert len(devices) >= 6  # classify, batch, train cnn, evaluate, train personal, the GUI
     for words, action in devices:
         assert tuple(action.choices or ()) == DEVICE_CHOICES, words
+
+
+def test_the_docs_name_only_options_that_exist():
+    """README and the command modules' docstrings promise no option the parsers lack (e.g. `--stages`)."""
+    import re
+    from pathlib import Path
+
+    import music_reclass_gui.cli as cli_pkg
+
+    known = {
+        opt for parser in _parsers().values() for _, action in _walk(parser) for opt in action.option_strings
+    }
+    root = Path(__file__).resolve().parents[1]
+    texts = {"README.md": (root / "README.md").read_text(encoding="utf-8")}
+    for module in sorted(Path(cli_pkg.__file__).parent.glob("*_cmd.py")):
+        source = module.read_text(encoding="utf-8")
+        texts[module.name] = source.split('"""')[1] if source.startswith('"""') else ""
+    foreign = {
+        "--no-deps",
+        "--index-url",
+        "--write",
+        "--clips",
+        "--sweep",
+        "--phase",
+        "--wheel",
+        "--album-size",
+    }  # pip, tools/, benchmarks/
+    missing = {
+        (name, opt)
+        for name, text in texts.items()
+        for opt in re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", text)
+        if opt not in known and opt not in foreign
+    }
+    assert not missing, sorted(missing)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from conftest import gtzan_clips, make_album_track, needs_shared_data
 
 from music_reclass_gui.core.albums import group_albums
@@ -12,22 +12,13 @@ from music_reclass_gui.core.decide import DecisionPolicy, decide_library
 from music_reclass_gui.core.library import scan
 from music_reclass_gui.core.review import ReviewSession, Status
 from music_reclass_gui.core.tags import TagInfo
+from music_reclass_gui.inference.engine import ClassificationResult, Prediction
 
 
-@dataclass
-class _Pred:
-    genre: str
-    confidence: float
-
-
-@dataclass
-class _Result:
-    audio_path: Path
-    top_predictions: list[_Pred]
-
-
-def _r(path: Path, *preds: tuple[str, float]) -> _Result:
-    return _Result(path, [_Pred(g, c) for g, c in preds])
+def _r(path: Path, *preds: tuple[str, float]) -> ClassificationResult:
+    """A result as the engine makes it (no model needed)."""
+    top = [Prediction(g, c) for g, c in preds]
+    return ClassificationResult(path, "test", top[0].genre, top[0].confidence, top, 0.01)
 
 
 def _tags(album=None, artist=None, albumartist=None, genres=(), duration=30.0) -> TagInfo:
@@ -121,3 +112,20 @@ def test_review_session_groups_real_tagged_files_and_splits(tmp_path):
     assert session.accept_album(second.key) == files[2:]
     assert [session.item(f).status for f in files] == [Status.CLASSIFIED] * 2 + [Status.ACCEPTED] * 2
     assert session.primary_genre(files[3]) == "Classical"
+
+
+def test_multi_label_albums_keep_each_genres_own_probability(tmp_path):
+    """With every genre's own probability (result.labels) the album's is their geometric mean, not a share
+    of 1, so the multi-genre threshold means the same for an album as for a track."""
+    paths = [tmp_path / f"{i}.flac" for i in range(3)]
+    tags = {p: _tags("Heavy", "Band") for p in paths}
+    results = []
+    for p, rock, metal in zip(paths, (0.9, 0.8, 0.7), (0.6, 0.7, 0.5), strict=True):
+        r = _r(p, ("Rock", rock), ("Metal", metal))
+        r.labels = [Prediction("Rock", rock), Prediction("Metal", metal), Prediction("Jazz", 0.01)]
+        results.append(r)
+    out = decide_library(results, tags, DecisionPolicy(multi_genre=True, threshold=0.5))
+    info = out[paths[0]].album
+    assert info.confidence == pytest.approx((0.9 * 0.8 * 0.7) ** (1 / 3))
+    assert info.top[1].confidence == pytest.approx((0.6 * 0.7 * 0.5) ** (1 / 3))
+    assert {p.genres for p in out.values()} == {("Rock", "Metal")}

@@ -83,3 +83,28 @@ def test_extras_travel_with_a_whole_album_and_are_copied_for_a_split_one(tmp_pat
     undo(report.op_id)
     assert _sha(tmp_path) == before  # every path and byte back, copies gone
     assert not out.exists() or not any(out.rglob("*.*"))
+
+
+def test_an_interrupted_extra_copy_is_recovered_and_undone(tmp_path, make_audio):
+    """The process dies right after a cover was copied for a split album: recovery records the copy, and
+    undo removes it and brings every file back."""
+    from test_core_organize_recovery import assert_journal_consistent, run_child, snapshot
+
+    from music_reclass_gui.core.organize import recover_interrupted
+
+    src = tmp_path / "in"
+    pairs = [
+        (make_audio("a.mp3", seconds=0.4, freq=300, folder=src), "Rock"),
+        (make_audio("b.flac", seconds=0.4, freq=400, folder=src / "album"), "Jazz"),
+        (make_audio("c.ogg", seconds=0.4, freq=500, folder=src / "album"), "Rock"),
+    ]
+    (src / "album" / "cover.jpg").write_bytes(b"cover" * 50)
+    originals = snapshot(tmp_path)
+    job = {"what": "move", "pairs": [(str(p), g) for p, g in pairs], "out": str(tmp_path / "out")}
+    run_child({**job, "point": "acted", "nth": 3})  # a moved, b moved, the cover copied to Rock: no done line
+    assert (tmp_path / "out" / "Rock" / "cover.jpg").read_bytes() == b"cover" * 50
+    messages = recover_interrupted()
+    assert messages and "interrupted after 2 of 3" in messages[0], messages
+    assert_journal_consistent()
+    undo()
+    assert snapshot(tmp_path) == originals

@@ -193,7 +193,8 @@ def test_interrupted_tag_writes_are_resolved(
     messages = recover_interrupted()
     assert messages and "interrupted" in messages[0]
     assert_journal_consistent()
-    assert not list((tmp_path / "lib").glob("*.mrtmp")) and not list((tmp_path / "lib").glob(".*"))
+    hidden = [p.name for p in (tmp_path / "lib").glob(".*")]
+    assert all(name.endswith(".mrorig") for name in hidden), "only the originals kept for undo are hidden"
     assert [read_tags(f).genres for f in tagged] == genres, "recovery does not rewrite tags"
     expected_new = {"intent": 1, "written": 2, "inside": 2}[point]
     assert genres == [("New", "Second")] * expected_new + [("Old",)] * (3 - expected_new)
@@ -201,3 +202,4 @@ def test_interrupted_tag_writes_are_resolved(
     assert op.n_items == expected_new and op.can_undo
     undo()
     assert [read_tags(f).genres for f in tagged] == [("Old",)] * 3
+    assert not list((tmp_path / "lib").glob(".*")), "undo put the kept originals back"

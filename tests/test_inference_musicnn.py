@@ -227,10 +227,7 @@ def test_second_published_clip_muddy_waters(mtt):
 def test_mtt_reference_top10_through_app_decoder(mtt):
     from music_reclass_gui.core.audio import load_audio
 
-    try:
-        wave = load_audio(REFERENCE_CLIP, 16000)
-    except NotImplementedError:
-        pytest.skip("core.audio.load_audio is not implemented yet")
+    wave = load_audio(REFERENCE_CLIP, 16000)
     assert [label for label, _ in _top10(mtt, wave)] == PUBLISHED_MTT_TOP10
 
 

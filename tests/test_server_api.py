@@ -360,3 +360,55 @@ def test_metrics_are_prometheus_text(client):
     assert 'music_reclass_classification_seconds_bucket{le="+Inf"}' in text
     stats = client.get("/api/stats").json()
     assert stats["totals"]["tracks_classified"] >= 1 and len(stats["timeline"]) == 60
+
+
+# --- the `serve` command -------------------------------------------------------------------------------
+
+
+def test_serve_refuses_a_public_address_without_a_token(capsys, library):
+    from music_reclass_gui.cli import main
+
+    assert main(["serve", "--host", "0.0.0.0", "--library", str(library)]) == 2
+    err = capsys.readouterr().err
+    assert "refusing to listen on 0.0.0.0 without --token" in err
+    assert main(["serve", "--library", str(library / "nope")]) == 2
+    assert "not a folder" in capsys.readouterr().err
+
+
+def test_serve_command_serves_the_api(library, tmp_path):
+    import subprocess
+    import sys
+
+    from music_reclass_gui.server.background import free_port
+
+    port = free_port()
+    env = {**os.environ, "MUSIC_RECLASS_TOKEN": "from-env"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "music_reclass_gui.cli",
+        "serve",
+        "--port",
+        str(port),
+        "--library",
+        str(library),
+    ]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                r = httpx.get(
+                    f"http://127.0.0.1:{port}/api/health", headers={"Authorization": "Bearer from-env"}
+                )
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline, (
+                    proc.stdout.read() if proc.stdout else ""
+                )
+                time.sleep(0.2)
+        assert r.status_code == 200 and r.json()["libraries"] == [str(library.resolve())]
+        assert httpx.get(f"http://127.0.0.1:{port}/api/health").status_code == 401
+    finally:
+        proc.terminate()
+        proc.wait(20)

@@ -4,15 +4,13 @@ move. Needs /usr/bin/chromium and /usr/bin/chromedriver (`.ci/run` installs them
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
 import httpx
 import mutagen
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
@@ -20,51 +18,14 @@ from selenium.webdriver.support.ui import WebDriverWait
 from music_reclass_gui.inference.engine import DEFAULT_MODEL
 from music_reclass_gui.server.config import ServerConfig
 from tests.conftest import tone, write_audio
-from tests.server_helpers import running_server
+from tests.server_helpers import HAVE_CHROMIUM, browser, drop_files, running_server
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 TOKEN = "browser-token"
 
 pytestmark = pytest.mark.skipif(
-    not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
+    not HAVE_CHROMIUM,
     reason="Debian chromium + chromium-driver are not installed (apt-get install chromium chromium-driver)",
 )
-
-
-def browser(width: int = 1280, height: int = 900, phone: bool = False) -> webdriver.Chrome:
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    if phone:  # a real window cannot be narrower than ~500 px: emulate the phone's viewport
-        metrics = {"width": width, "height": height, "pixelRatio": 2.0, "touch": True}
-        opts.add_experimental_option("mobileEmulation", {"deviceMetrics": metrics})
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        f"--window-size={width},{height}",
-    ):
-        opts.add_argument(arg)
-    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
-
-
-def drop_files(driver: webdriver.Chrome, target_id: str, *paths: Path) -> None:
-    """Drop real files on an element, as a user dragging them from the desktop would (a DataTransfer built
-    from files the browser read from disk)."""
-    driver.execute_script(
-        "const i = document.createElement('input'); i.type = 'file'; i.multiple = true; i.id = '__src';"
-        "i.style.cssText = 'position:fixed;left:0;top:0;opacity:0.01'; document.body.appendChild(i);"
-    )
-    driver.find_element(By.ID, "__src").send_keys("\n".join(str(p) for p in paths))
-    driver.execute_script(
-        "const dt = new DataTransfer(); for (const f of document.getElementById('__src').files) dt.items.add(f);"
-        "const zone = document.getElementById(arguments[0]);"
-        "for (const t of ['dragenter', 'dragover', 'drop'])"
-        "  zone.dispatchEvent(new DragEvent(t, {bubbles: true, cancelable: true, dataTransfer: dt}));"
-        "document.getElementById('__src').remove();",
-        target_id,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +48,7 @@ def test_drop_classify_accept_apply_then_monitoring_moves(server, tmp_path, defa
     write_audio(song, tone(6, 22050, 260.0, seed=21), 22050)
     expected = default_classifier.classify(song).genre
     driver = browser()
-    wait = WebDriverWait(driver, 120)
+    wait = WebDriverWait(driver, 120, ignored_exceptions=(StaleElementReferenceException,))  # rows re-drawn
     try:
         driver.get(url + "/")
         # the server has a token: the page asks for it
@@ -139,5 +100,10 @@ def test_pages_fit_a_phone_screen(server):
             assert driver.execute_script("return window.innerWidth") == 390
             width = driver.execute_script("return document.documentElement.scrollWidth")
             assert width <= 390, f"{page} scrolls sideways on a phone ({width} px)"
+            sticking_out = driver.execute_script(
+                "return [...document.querySelectorAll('main *')].filter(e => e.offsetParent !== null"
+                " && e.getBoundingClientRect().right > window.innerWidth + 1).map(e => e.id || e.tagName)"
+            )
+            assert sticking_out == [], f"{page}: cut off on a phone: {sticking_out}"
     finally:
         driver.quit()

@@ -135,3 +135,9 @@ def test_listen_explains_bad_input(tmp_path, capsys):
     assert "notes.wav" in capsys.readouterr().err
     assert main(["listen", str(bad), "--window", "5"]) == 2
     assert "--window" in capsys.readouterr().err
+
+
+def test_listen_names_a_missing_sound_card_input(capsys):
+    assert main(["listen", "--input", "no-such-card-42", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert "--input" in err and ("no-such-card-42" in err or "sounddevice" in err)

@@ -157,7 +157,9 @@ def test_cnn_pipeline_one_epoch_then_classify_and_evaluate(genre_dataset, tmp_pa
     assert card["kind"] == "mel-cnn" and card["metrics"]["n"] == 3  # one held-out clip per genre
     probe = write_audio(tmp_path / "probe.mp3", clip(110.0, seed=7), SR)
     result = Classifier("tiny-cnn", device="cpu").classify(probe)
-    assert result.genre in card["labels"]
+    # one epoch learns nothing to speak of: check that the answer is this model's full distribution
+    assert result.model == "tiny-cnn" and set(result.tags) == set(card["labels"])
+    assert abs(sum(result.tags.values()) - 1) < 1e-4 and result.genre == max(result.tags, key=result.tags.get)
     png = tmp_path / "confusion.png"
     rc, out = run_cli(
         capsys, "evaluate", "--model", "tiny-cnn", "--dataset", genre_dataset, "--confusion-png", png

@@ -7,17 +7,15 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from conftest import gtzan_clips, make_album_track, needs_shared_data
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
 
-pytest.importorskip("PySide6")
-from conftest import gtzan_clips, make_album_track, needs_shared_data  # noqa: E402
-from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtTest import QTest  # noqa: E402
-
-from music_reclass_gui.core.review import Status  # noqa: E402
-from music_reclass_gui.ui.main_window import MainWindow  # noqa: E402
-from music_reclass_gui.ui.settings import AppSettings  # noqa: E402
-from music_reclass_gui.ui.settings_dialog import SettingsDialog  # noqa: E402
-from music_reclass_gui.ui.track_table import Column  # noqa: E402
+from music_reclass_gui.core.review import Status
+from music_reclass_gui.ui.main_window import MainWindow
+from music_reclass_gui.ui.settings import AppSettings
+from music_reclass_gui.ui.settings_dialog import SettingsDialog
+from music_reclass_gui.ui.track_table import Column
 
 pytestmark = [needs_shared_data, pytest.mark.slow]
 WAIT = 180_000  # ms; generous bounds, never a speed target
@@ -68,6 +66,7 @@ def test_album_accept_split_and_reorganise_with_its_cover(qtbot, window, tmp_pat
     assert text.startswith(f"Loud · {genre}, ") and "of 4 tracks lean" in text
 
     _select(window, [tracks[1]])  # one row is enough: the action is for the whole album
+    assert f"album: {session.item(tracks[1]).album.agreement}" in window.detail.status.text()
     window.albums.accept_action.trigger()
     assert {session.item(t).status for t in tracks} == {Status.ACCEPTED}
 

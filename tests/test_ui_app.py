@@ -4,18 +4,16 @@ review, with the real model."""
 from __future__ import annotations
 
 import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
+from PySide6.QtTest import QTest
 
-pytest.importorskip("PySide6")
-from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtGui import QImage  # noqa: E402
-from PySide6.QtTest import QTest  # noqa: E402
-
-from music_reclass_gui.core.review import Status  # noqa: E402
-from music_reclass_gui.ui.delegates import GenreCombo  # noqa: E402
-from music_reclass_gui.ui.main_window import MainWindow  # noqa: E402
-from music_reclass_gui.ui.settings import AppSettings  # noqa: E402
-from music_reclass_gui.ui.settings_dialog import SettingsDialog  # noqa: E402
-from music_reclass_gui.ui.track_table import Column  # noqa: E402
+from music_reclass_gui.core.review import Status
+from music_reclass_gui.ui.delegates import GenreCombo
+from music_reclass_gui.ui.main_window import MainWindow
+from music_reclass_gui.ui.settings import AppSettings
+from music_reclass_gui.ui.settings_dialog import SettingsDialog
+from music_reclass_gui.ui.track_table import Column
 
 pytestmark = pytest.mark.slow
 WAIT = 120_000

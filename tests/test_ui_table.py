@@ -7,16 +7,14 @@ import json
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QAbstractItemModelTester
 
-pytest.importorskip("PySide6")
-from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtTest import QAbstractItemModelTester  # noqa: E402
-
-from music_reclass_gui.core import library  # noqa: E402
-from music_reclass_gui.core.review import Status  # noqa: E402
-from music_reclass_gui.inference.engine import ClassificationFailure, ClassificationResult, Prediction  # noqa: E402
-from music_reclass_gui.ui.settings import AppSettings  # noqa: E402
-from music_reclass_gui.ui.track_table import (  # noqa: E402
+from music_reclass_gui.core import library
+from music_reclass_gui.core.review import Status
+from music_reclass_gui.inference.engine import ClassificationFailure, ClassificationResult, Prediction
+from music_reclass_gui.ui.settings import AppSettings
+from music_reclass_gui.ui.track_table import (
     Column,
     ConfidenceRole,
     TrackFilterProxy,
@@ -53,10 +51,17 @@ def test_model_under_the_model_tester(qtbot, files, tmp_path):
     assert model.setData(model.index(0, Column.PROPOSED), "Soul; Funk")
     proxy.sort(Column.PROPOSED, Qt.SortOrder.DescendingOrder)
     proxy.set_search("SOUL")
-    assert proxy.rowCount() == 1
+    assert proxy.rowCount() == 1 and proxy.index(0, Column.FILE).data() == a.name
     proxy.set_search("")
+    assert proxy.rowCount() == 3
     model.reset(model.session)
-    assert model.rowCount() == 3 and (tester, proxy_tester, c)
+    assert model.rowCount() == 3
+    assert [model.index(model.row_of(p), Column.STATUS).data() for p in (a, b, c)] == [
+        "accepted",
+        "error",
+        "pending",
+    ]  # the testers (Fatal mode) checked every signal above on the model and the proxy
+    del tester, proxy_tester
 
 
 def test_cells_show_what_the_user_needs(files, tmp_path):

@@ -11,18 +11,16 @@ from pathlib import Path
 import mutagen
 import pytest
 from mutagen.id3 import ID3, TCON
+from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 
-pytest.importorskip("PySide6")
-from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl  # noqa: E402
-from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
-from PySide6.QtTest import QTest  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
-
-from music_reclass_gui.core.review import Status  # noqa: E402
-from music_reclass_gui.ui.main_window import MainWindow  # noqa: E402
-from music_reclass_gui.ui.settings import AppSettings  # noqa: E402
-from music_reclass_gui.ui.track_table import Column  # noqa: E402
-from music_reclass_gui.ui.widgets import EMPTY_TEXT  # noqa: E402
+from music_reclass_gui.core.review import Status
+from music_reclass_gui.ui.main_window import MainWindow
+from music_reclass_gui.ui.settings import AppSettings
+from music_reclass_gui.ui.track_table import Column
+from music_reclass_gui.ui.widgets import EMPTY_TEXT
 
 pytestmark = pytest.mark.slow
 WAIT = 120_000  # ms; generous bounds, never a speed target

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from music_reclass_gui.cli.decide_args import add_policy_args, policy_from_args
+from music_reclass_gui.cli.exit_codes import EXIT_CANNOT_RUN, EXIT_FILES_FAILED, EXIT_USAGE
 from music_reclass_gui.cli.organize_cmd import print_plan
+from music_reclass_gui.cli.progress import Progress
 from music_reclass_gui.cli.tags_cmd import printable
 from music_reclass_gui.core.decide import Proposal, decide_library
 from music_reclass_gui.core.errors import MusicReclassError, OrganizeError
@@ -52,17 +54,17 @@ def run_apply(args: argparse.Namespace) -> int:
 
     if not args.write_tags and not args.organize:
         _err("nothing to do: give --write-tags and/or --organize --to OUT")
-        return 2
+        return EXIT_USAGE
     if args.organize and args.to is None:
         _err("--organize needs --to OUT")
-        return 2
+        return EXIT_USAGE
     for message in recover_interrupted():
         _err(message)
     try:
         rows = read_results(args.results)
     except MusicReclassError as exc:
         _err(str(exc))
-        return 2
+        return EXIT_CANNOT_RUN
     current, skipped = [], []
     for row in rows:
         if row.error:
@@ -100,11 +102,14 @@ def run_apply(args: argparse.Namespace) -> int:
         return 0
     failed = 0
     if args.write_tags and decided:
+        bar = Progress(len(decided), label="writing tags")
         try:
-            report = apply_tag_changes([TagChange(p, d.genres) for p, d in decided])
+            report = apply_tag_changes([TagChange(p, d.genres) for p, d in decided], progress=bar.callback)
         except MusicReclassError as exc:  # e.g. another operation holds the journal lock
             _err(f"no tags written: {exc}")
-            return 2
+            return EXIT_CANNOT_RUN
+        finally:
+            bar.close()
         for path, why in report.failed:
             _err(f"{printable(path)}: {why}")
         failed += len(report.failed)
@@ -114,11 +119,14 @@ def run_apply(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     if plan is not None and plan.moves:
+        bar = Progress(len(plan.moves), label="moving")
         try:
-            moved = execute_plan(plan)
+            moved = execute_plan(plan, progress=bar.callback)
         except OrganizeError as exc:
             _err(str(exc))
-            return 2
+            return EXIT_CANNOT_RUN
+        finally:
+            bar.close()
         for path, why in moved.failed:
             _err(f"{printable(path)}: {why}")
         failed += len(moved.failed)
@@ -126,7 +134,7 @@ def run_apply(args: argparse.Namespace) -> int:
             f"Moved {len(moved.done)} file(s), {len(moved.failed)} failed. Undo with: music-reclass undo {moved.op_id}",
             file=sys.stderr,
         )
-    return 1 if failed else 0
+    return EXIT_FILES_FAILED if failed else 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -11,10 +11,10 @@ import os
 import sys
 from pathlib import Path
 
+from music_reclass_gui.cli.argtypes import positive_int
+from music_reclass_gui.cli.exit_codes import EXIT_CANNOT_RUN, EXIT_FILES_FAILED, EXIT_USAGE
 from music_reclass_gui.core.errors import MusicReclassError
 
-EXIT_FILES_FAILED = 1
-EXIT_UNUSABLE = 2
 CRASH_HOOK_ENV = "MUSIC_RECLASS_RAY_CRASH_ONCE"  # tests: a marker file; the first actor to create it dies
 
 
@@ -39,7 +39,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="--engine ray: Parquet results folder (re-runs resume)",
     )
     p.add_argument(
-        "--workers", type=int, default=None, help="--engine ray: tagger actors (default: one per GPU, else 1)"
+        "--workers",
+        type=positive_int,
+        default=None,
+        help="--engine ray: tagger actors (default: one per GPU, else 1)",
     )
 
 
@@ -50,23 +53,20 @@ def _err(message: str) -> None:
 def run_batch_ray(args: argparse.Namespace) -> int:
     if args.output is None:
         _err("--engine ray needs --output RESULTS (a folder for the Parquet results)")
-        return EXIT_UNUSABLE
+        return EXIT_USAGE
     if args.write_tags:
         _err(
             "--engine ray writes results only; write tags from them with: music-reclass apply RESULTS --write-tags"
         )
-        return EXIT_UNUSABLE
+        return EXIT_USAGE
     if not args.folder.is_dir():
         _err(f"{args.folder}: not a folder")
-        return EXIT_UNUSABLE
-    if args.workers is not None and args.workers < 1:
-        _err("--workers must be at least 1")
-        return EXIT_UNUSABLE
+        return EXIT_CANNOT_RUN
     try:
         from music_reclass_gui.cluster.pipeline import RayOptions, classify_archive
     except ImportError as exc:
         _err(f'--engine ray needs Ray and pyarrow ({exc.name} is missing): pip install -e ".[cluster]"')
-        return EXIT_UNUSABLE
+        return EXIT_CANNOT_RUN
     opts = RayOptions(
         model=args.model,
         top_k=args.top_k,
@@ -82,6 +82,6 @@ def run_batch_ray(args: argparse.Namespace) -> int:
             summary = classify_archive(args.folder, args.output, opts)
     except MusicReclassError as exc:
         _err(str(exc))
-        return EXIT_UNUSABLE
+        return EXIT_CANNOT_RUN
     print(json.dumps(summary, ensure_ascii=False))
     return EXIT_FILES_FAILED if summary["failed"] else 0

@@ -231,7 +231,12 @@ def run_batch(args: argparse.Namespace) -> int:
     }
     write_failed = False
     if args.write_tags:
-        changes = [TagChange(p, prop.genres) for p, prop in proposals.items() if prop.auto and prop.genres]
+        scanned = {t.path: t for t in tracks}  # a file replaced since its scan is refused, not written
+        changes = [
+            TagChange.for_track(scanned[p], prop.genres) if p in scanned else TagChange(p, prop.genres)
+            for p, prop in proposals.items()
+            if prop.auto and prop.genres
+        ]
         summary["tags_written"] = written = _write_tags(changes)
         write_failed = bool(written["failed"])
     print(json.dumps(summary, ensure_ascii=False))

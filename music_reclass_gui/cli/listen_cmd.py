@@ -145,7 +145,7 @@ def _listen_device(clf: Any, args: argparse.Namespace, show) -> Any:
     device: int | str = int(args.input) if args.input.isdigit() else args.input
     try:
         rate = int(sd.query_devices(device, "input")["default_samplerate"])
-    except (ValueError, sd.PortAudioError) as exc:
+    except (ValueError, sd.PortAudioError) as exc:  # e.g. "No input device matching 'x'"
         print(f"music-reclass: --input {args.input}: {exc}", file=sys.stderr)
         return None
     roll = RollingClassifier(clf, rate, window_s=args.window, hop_s=args.hop, name=f"input {args.input}")

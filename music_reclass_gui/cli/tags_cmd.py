@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 
 from music_reclass_gui.cli.argtypes import genre_name
-from music_reclass_gui.cli.exit_codes import EXIT_FILES_FAILED
+from music_reclass_gui.cli.exit_codes import EXIT_CANNOT_RUN, EXIT_FILES_FAILED
 from music_reclass_gui.core.errors import MusicReclassError
-from music_reclass_gui.core.tags import DEFAULT_ID3_SEPARATOR, read_tags, write_genres
+from music_reclass_gui.core.tags import DEFAULT_ID3_SEPARATOR, read_tags
 
 
 def printable(text: str | os.PathLike) -> str:
@@ -39,6 +39,23 @@ def _record(path: Path, separator: str) -> dict:
     }
 
 
+def _write(paths: list[Path], genres: list[str], args: argparse.Namespace) -> dict[Path, str]:
+    """Write through the journaled tag writer (one undoable operation, under the operation lock that moves
+    take too). Returns {file: reason} for the files that could not be written."""
+    from music_reclass_gui.core.organize import TagChange, apply_tag_changes, recover_interrupted
+
+    for message in recover_interrupted():
+        print(f"music-reclass tags: {message}", file=sys.stderr, flush=True)
+    report = apply_tag_changes(
+        [TagChange(p, tuple(genres)) for p in paths],
+        id3_version=3 if args.id3v23 else 4,
+        id3_separator=args.separator,
+    )
+    if report.done:
+        print(f"Undo with: music-reclass undo {report.op_id}", file=sys.stderr, flush=True)
+    return {Path(p): why for p, why in report.failed}
+
+
 def run(args: argparse.Namespace) -> int:
     """Handle each file on its own: one failure never stops the others."""
     failed = 0
@@ -47,11 +64,18 @@ def run(args: argparse.Namespace) -> int:
         genres = []
     elif args.set_genre:
         genres = args.set_genre
-    for name in args.files:
-        path = Path(name)
+    paths = [Path(name) for name in args.files]
+    refused: dict[Path, str] = {}
+    if genres is not None:
         try:
-            if genres is not None:
-                write_genres(path, genres, id3_version=3 if args.id3v23 else 4, id3_separator=args.separator)
+            refused = _write([Path(os.path.abspath(p)) for p in paths], genres, args)
+        except MusicReclassError as exc:  # another operation is running, or the journal cannot be written
+            print(f"music-reclass tags: no genre written: {exc.reason}", file=sys.stderr, flush=True)
+            return EXIT_CANNOT_RUN
+    for path in paths:
+        try:
+            if Path(os.path.abspath(path)) in refused:
+                raise MusicReclassError(path, refused[Path(os.path.abspath(path))])
             line = json.dumps(_record(path, args.separator), ensure_ascii=False)
         except MusicReclassError as exc:
             failed += 1

@@ -12,6 +12,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from music_reclass_gui.cli.argtypes import non_negative_int
 from music_reclass_gui.core.errors import MusicReclassError
 
 
@@ -24,7 +25,7 @@ def register_train(tsub: argparse._SubParsersAction) -> None:
         "--library", type=Path, required=True, metavar="DIR", help="tagged real tracks (folder per source)"
     )
     b.add_argument("--name", default="broad", help="model name (default broad)")
-    b.add_argument("--seed", type=int, default=0, help="seed of the head fits (default 0)")
+    b.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default 0)")
     b.add_argument("--out", type=Path, default=None, help="folder for weights + card (default: your models)")
     b.add_argument("--figures", type=Path, default=None, metavar="DIR", help="also write the reliability PNG")
     b.add_argument("--no-cache", action="store_true", help="recompute features instead of using the cache")

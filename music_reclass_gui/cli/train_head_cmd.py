@@ -2,7 +2,7 @@
 `train ensemble`: the staged early-stopping ensemble over such heads (registered via train_cmd.TRAIN_PLUGINS).
 
 train head      --dataset DIR | --library DIR   [--inputs auto|msd-emb|...] [--model auto|linear|mlp]
-train ensemble  --dataset DIR --name NAME       [--stages gtzan-features,msd,gtzan]
+train ensemble  --dataset DIR --name NAME       [--final-model gtzan]  (stage 1 is chosen by CV)
 """
 
 from __future__ import annotations

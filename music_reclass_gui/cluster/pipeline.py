@@ -3,8 +3,8 @@
 Stages (streaming, with Ray Data's back-pressure, so memory stays flat however large the archive):
 
 1. listing — the driver lists only DIR's top level; each top-level folder is walked by a CPU task
-   (core.library.scan), yielding rows in chunks. Files already in the results with the same size and mtime
-   are marked ``skipped`` here and cost nothing further.
+   (core.library.scan), yielding rows in chunks with each file's album key (core.albums). Files already in
+   the results with the same size and mtime are marked ``skipped`` here and cost nothing further.
 2. decoding — CPU tasks decode each file's planned excerpts (inference.excerpts plan/decode, as the local
    engine does) and hand them on as ``np.savez`` bytes (no pickle).
 3. classification — an actor pool (``ActorPoolStrategy``; one GPU per actor where the cluster has GPUs, the

@@ -45,6 +45,7 @@ VARIOUS_ARTISTS = frozenset(
 MIN_COMPILATION_ARTISTS = 3
 FOLDER_ALBUM_MAX = 40
 TAG_BELIEF = 0.9  # probability a user's genre tag puts on its genre(s)
+MISSING_LABEL = 0.05  # multi-label models: probability of a genre outside the model's labels
 _TRACK_NUMBER = re.compile(r"^\s*(?:\d{1,2}[-.])?\d{1,3}(?:\s*[-._)]\s*|\s+)\S")
 _EPS = 1e-6
 
@@ -146,6 +147,8 @@ def group_albums(tags: Mapping[Path, Any]) -> tuple[list[Album], list[Path]]:
             continue
         artist = albumartist or (artists.most_common(1)[0][0] if artists else None)
         key = f"{artist or 'Unknown Artist'} — {title}"
+        if any(a.key == key for a in albums):  # the same title by the same artist in another folder
+            key += f" ({paths[0].parent})"
         albums.append(Album(key, title, artist, tuple(paths), "tagged"))
     for folder, paths in untagged.items():
         if _looks_like_one_release(paths, tags):
@@ -159,10 +162,16 @@ def group_albums(tags: Mapping[Path, Any]) -> tuple[list[Album], list[Path]]:
 
 
 # ------------------------------------------------------------------------------------------ album genre
-def _distribution(cands: Sequence[Candidate], vocab: Sequence[str], key) -> dict[str, float]:
-    """{genre key: probability} over `vocab`, the unnamed genres sharing what the named ones leave."""
+def _distribution(
+    cands: Sequence[Candidate], vocab: Sequence[str], key, independent: bool
+) -> dict[str, float]:
+    """{genre key: probability} over `vocab`. Top-k of one distribution: the unnamed genres share what the
+    named ones leave. Every genre's own probability (multi-label): a genre the model does not know gets
+    MISSING_LABEL."""
     named = {key(c.genre): max(c.confidence, _EPS) for c in cands}
     missing = [k for k in vocab if k not in named]
+    if independent:
+        return {k: named.get(k, MISSING_LABEL) for k in vocab}
     rest = max(1.0 - sum(named.values()), 0.0)
     floor = rest / len(missing) if missing else 0.0
     floor = max(min(floor, min(named.values(), default=1.0)), _EPS)
@@ -177,12 +186,15 @@ class Member:
     candidates: tuple[Candidate, ...]  # empty: not classified (yet)
     existing: tuple[str, ...] = ()  # genres on disk
     duration: float | None = None
+    independent: bool = False  # candidates are every genre's own probability (multi-label `labels`)
 
 
 def combine(
     members: Sequence[Member], policy: DecisionPolicy, *, use_tags: bool = True
 ) -> tuple[list[Candidate], int]:
-    """The album's candidates (best first, probabilities summing to 1) and how many tracks agree."""
+    """The album's candidates (best first) and how many tracks agree. From top-k of one distribution the
+    weighted mean of log-probabilities is renormalised (a normalised geometric mean, summing to 1); from
+    every genre's own probability (all members multi-label) it is not, so each genre keeps its own scale."""
     key = policy.key
     spelling: dict[str, str] = {}
     for m in members:
@@ -198,9 +210,10 @@ def combine(
     score = dict.fromkeys(vocab, 0.0)
     total = 0.0
     classified = [m for m in members if m.candidates]
+    independent = bool(classified) and all(m.independent for m in classified)
     for m in classified:
         w = min(m.duration, 600.0) if m.duration and m.duration > 0 else 30.0
-        for k, p in _distribution(m.candidates, vocab, key).items():
+        for k, p in _distribution(m.candidates, vocab, key, independent).items():
             score[k] += w * math.log(p)
         total += w
     if use_tags:
@@ -210,16 +223,17 @@ def combine(
             tagged = {key(g) for g in m.existing} & set(vocab)
             if not tagged:
                 continue
-            share = TAG_BELIEF / len(tagged)
-            other = (1.0 - TAG_BELIEF) / max(len(vocab) - len(tagged), 1)
+            share = TAG_BELIEF if independent else TAG_BELIEF / len(tagged)
+            other = 1.0 - TAG_BELIEF if independent else (1.0 - TAG_BELIEF) / max(len(vocab) - len(tagged), 1)
             for k in vocab:
                 score[k] += vote * math.log(share if k in tagged else max(other, _EPS))
             total += vote
     if total <= 0:
         return [], 0
-    top = max(score.values())
-    expd = {k: math.exp((s - top) / total) for k, s in score.items()}
-    norm = sum(expd.values())
+    mean = {k: s / total for k, s in score.items()}
+    top = max(mean.values())
+    expd = {k: math.exp(v - top) for k, v in mean.items()}
+    norm = math.exp(-top) if independent else sum(expd.values())
     ranked = sorted(((spelling[k], v / norm) for k, v in expd.items()), key=lambda kv: -kv[1])
     cands = [Candidate(g, p) for g, p in ranked]
     best = key(cands[0].genre)
@@ -309,6 +323,7 @@ def member(path: Path, result: Any | None, info: Any | None) -> Member:
         tuple(candidates_of(result)) if result is not None else (),
         _genres(info),
         getattr(info, "duration", None),
+        bool(getattr(result, "labels", None)),
     )
 
 

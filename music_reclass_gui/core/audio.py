@@ -27,6 +27,10 @@ SUPPORTED_EXTENSIONS = frozenset(
 _PYAV_FIRST = frozenset({".m4a", ".mp4", ".aac"})
 _PYAV_FORMATS = frozenset({"m4a", "aac"})
 SNIFF_BYTES = 64  # enough for every signature in sniff_format
+# Decoding never holds more than this much audio of one file, whatever its header claims (a streaming WAV
+# header says 0xFFFFFFFF bytes: 6.8 hours at 44.1 kHz stereo). Excerpts are far shorter.
+MAX_DECODE_S = 600.0
+BLOCK_S = 10.0  # multi-channel audio is read and mixed to mono in blocks of this many seconds
 # ISO-BMFF brands of still images (HEIC/AVIF photos, Canon raw) that share the MP4 `ftyp` box.
 _IMAGE_BRANDS = frozenset(
     {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif", b"avis", b"crx "}
@@ -229,18 +233,18 @@ def _read_soundfile(path: Path, offset: float, duration: float | None, probe: di
         rate = f.samplerate
         declared = f.frames
         start = int(round(offset * rate))
+        cap = int(MAX_DECODE_S * rate)
         if duration is not None:
-            wanted = int(round(duration * rate))
-        else:  # everything from `start`; -1 = to the end where the header gives no length
-            wanted = declared - start if declared > 0 else -1
+            wanted = min(int(round(duration * rate)), cap)
+        else:  # everything from `start`, bounded whatever the header says
+            wanted = min(declared - start, cap) if declared > 0 else cap
         if start < declared or declared <= 0:
             if start:
                 f.seek(start)
-            block = f.read(wanted, dtype="float32", always_2d=True)
+            mono = _read_mono_blocks(f, wanted)
         else:
-            block = np.zeros((0, f.channels), dtype=np.float32)
-    got = block.shape[0]
-    wanted = got if wanted < 0 else wanted
+            mono = np.zeros(0, dtype=np.float32)
+    got = mono.size
     if got < wanted or start + got >= declared:  # the decoder reached the end: was it the real end?
         fmt = probe.get("format")
         problem = None
@@ -252,7 +256,22 @@ def _read_soundfile(path: Path, offset: float, duration: float | None, probe: di
             problem = f"decoded {(start + got) / rate:.1f} s of {declared / rate:.1f} s"
         if problem:
             raise _Failure("truncated", problem)
-    return _to_mono(block), rate
+    return mono, rate
+
+
+def _read_mono_blocks(f, wanted: int) -> np.ndarray:
+    """Read up to `wanted` frames in BLOCK_S blocks, each mixed to mono at once: memory stays at the mono
+    result plus one multi-channel block, never the whole multi-channel signal."""
+    out = np.empty(max(0, wanted), dtype=np.float32)
+    block = max(1, int(BLOCK_S * f.samplerate))
+    n = 0
+    while n < wanted:
+        chunk = f.read(min(block, wanted - n), dtype="float32", always_2d=True)
+        if not chunk.shape[0]:
+            break
+        out[n : n + chunk.shape[0]] = _to_mono(chunk)
+        n += chunk.shape[0]
+    return out[:n].copy() if n < out.size // 2 else out[:n]
 
 
 def _codec_hint(path: Path) -> str:
@@ -279,7 +298,7 @@ def _read_pyav(path: Path, offset: float, duration: float | None) -> tuple[np.nd
         if offset > 0:
             with contextlib.suppress(av.FFmpegError):  # unseekable: decode from the start and trim
                 container.seek(int((t_origin + offset) * av.time_base), backward=True, any_frame=False)
-        end = None if duration is None else offset + duration
+        end = offset + (MAX_DECODE_S if duration is None else min(duration, MAX_DECODE_S))
         resampler = av.AudioResampler(format="fltp")  # keep layout and rate: soxr resamples later
         chunks: list[np.ndarray] = []
         position = None  # seconds (relative to stream start) of the next sample when pts is missing
@@ -308,10 +327,9 @@ def _read_pyav(path: Path, offset: float, duration: float | None) -> tuple[np.nd
         elif container.duration is not None:
             declared = container.duration / av.time_base
     data = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
-    if end is not None:
-        data = data[: int(round(duration * rate))]
+    data = data[: int(round((end - offset) * rate))]
     reached = offset + data.size / rate
-    if (end is None or reached < end) and declared and reached < declared * 0.99 - 0.1 and offset < declared:
+    if reached < end - 1e-3 and declared and reached < declared * 0.99 - 0.1 and offset < declared:
         raise _Failure("truncated", f"decoded {reached:.1f} s of {declared:.1f} s")
     return data, rate
 
@@ -347,12 +365,44 @@ def load_audio(path: str | Path, sr: int, offset: float = 0.0, duration: float |
     return data
 
 
+def check_complete(path: str | Path) -> None:
+    """Raise DecodeError when the file visibly ends early (a WAV/AIFF data chunk running past the end, an
+    Ogg stream without its last page): a cheap look at the header and the last 64 KiB, so a damaged file is
+    reported instead of classified from the part that survived."""
+    path = Path(path)
+    probe: dict = {}
+    with _decode_errors(path, probe):
+        _open_checked(path, probe)
+        fmt = probe["format"]
+        problem = None
+        if fmt in ("wav", "aiff"):
+            problem = _riff_aiff_truncated(path, probe["head"])
+        elif fmt in ("ogg", "opus"):
+            problem = _ogg_truncated(path)
+        if problem:
+            raise _Failure("truncated", problem)
+
+
+def _pcm_duration(path: Path) -> float | None:
+    """WAV/AIFF length from libsndfile, which counts the frames actually in the file: mutagen trusts the
+    data chunk size, which streaming writers (ffmpeg to a pipe) leave at 0xFFFFFFFF."""
+    import soundfile as sf
+
+    try:
+        info = sf.info(os.fsencode(path))
+    except Exception:
+        return None
+    return info.frames / info.samplerate if info.frames > 0 and info.samplerate > 0 else None
+
+
 def audio_duration(path: str | Path) -> float:
     """Duration in seconds from the container header, without decoding. Raises DecodeError."""
     path = Path(path)
     probe: dict = {}
     with _decode_errors(path, probe):
         _open_checked(path, probe)
+        if probe["format"] in ("wav", "aiff") and (pcm := _pcm_duration(path)) is not None:
+            return pcm
         import mutagen
 
         try:

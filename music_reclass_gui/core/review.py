@@ -56,6 +56,7 @@ class ReviewItem:
     reason: str | None = None  # human reason when status is ERROR
     model: str | None = None
     proposal: Proposal | None = None  # the decision layer's proposal (its reason, its album)
+    multi_label: bool = False  # predictions are every genre's own probability (result.labels)
 
     @property
     def album(self) -> AlbumInfo | None:
@@ -242,6 +243,7 @@ class ReviewSession:
         """Record an inference `ClassificationResult` (read by attribute: audio_path, model, top_predictions)."""
         item = self.item(result.audio_path)
         item.predictions = candidates_of(result)
+        item.multi_label = bool(getattr(result, "labels", None))
         item.model = getattr(result, "model", None)
         item.reason = None
         item.status = Status.CLASSIFIED
@@ -434,7 +436,7 @@ class ReviewSession:
         from music_reclass_gui.core.organize import TagChange
 
         return [
-            TagChange(item.path, tuple(item.proposed))
+            TagChange.for_track(item.track, item.proposed)
             for item in self._items.values()
             if item.status is Status.ACCEPTED and item.changes_disk
         ]

@@ -270,6 +270,27 @@ def read_tags(path: str | Path, *, id3_separator: str = DEFAULT_ID3_SEPARATOR) -
 
 
 # ------------------------------------------------------------------------------------------- writing
+def _load_untranslated(kind: type, path: str) -> mutagen.FileType:
+    """Load ID3 frames exactly as stored: mutagen's default upgrades a v2.3 tag to v2.4 in memory (TYER/TDAT
+    become TDRC, TRDA/TSIZ vanish), which a genre write must not do. ID3v2.2 tags (3-letter frames, which
+    cannot be saved as such) are still upgraded."""
+    from mutagen.aiff import AIFF
+    from mutagen.id3 import ID3FileType
+    from mutagen.wave import WAVE
+
+    if issubclass(kind, (ID3FileType, WAVE, AIFF)):
+        f = kind(path, translate=False)
+        if f.tags is None or f.tags.version >= (2, 3, 0):
+            return f
+    return kind(path)
+
+
+def _id3_target_version(tags: ID3, requested: int) -> int:
+    """Keep the tag's own version: a v2.3 tag stays v2.3 with all its frames. `requested` applies to new
+    tags, and 3 also converts an existing v2.4 tag (what `--id3v23` asks for: players that read only v2.3)."""
+    return 3 if requested == 3 or tags.version[:2] == (2, 3) else 4
+
+
 def _clean_genres(genres: Sequence[str], opts: _Options) -> list[str]:
     if isinstance(genres, str):
         genres = [genres]
@@ -324,21 +345,28 @@ def write_genres(
     id3_version: int = 4,
     id3_separator: str = DEFAULT_ID3_SEPARATOR,
     expected_mtime: float | None = None,
+    expected_size: int | None = None,
+    keep_original: Path | None = None,
 ) -> None:
     """Replace the genre field only (an empty list removes it); atomic (copy beside, fsync, rename).
-    `expected_mtime` (e.g. Track.mtime from the scan) refuses a file that changed since it was read.
+    Every other tag and frame stays as stored: an ID3v2.3 tag stays v2.3 (TYER, TDAT, TORY, TRDA, TSIZ kept);
+    `id3_version` is the version of new ID3 tags, and 3 also converts an existing v2.4 tag to v2.3.
+    `expected_mtime`/`expected_size` (Track.mtime/.size from the scan) refuse a file that changed since.
+    `keep_original` (a free name beside the file) keeps the original file there, byte for byte, at no
+    I/O cost (a hard link to the inode the write replaces), so an undo can put back the exact bytes.
     Raises TagError, and then the file is unchanged."""
     if id3_version not in (3, 4):
         raise ValueError(f"id3_version must be 3 or 4, not {id3_version!r}")
     path = Path(path)
-    opts = _Options(id3_version=id3_version, id3_separator=id3_separator)
     tmp: str | None = None
     with _tag_errors(path, "write"):
         try:
-            values = _clean_genres(genres, opts)
+            values = _clean_genres(genres, _Options(id3_version=id3_version, id3_separator=id3_separator))
             target = Path(os.path.realpath(path))  # write through a symlink, keep the link
             st = os.stat(target)
-            if expected_mtime is not None and abs(st.st_mtime - expected_mtime) > 1e-3:
+            if (expected_mtime is not None and abs(st.st_mtime - expected_mtime) > 1e-6) or (
+                expected_size is not None and st.st_size != expected_size
+            ):
                 raise _Refusal("the file changed on disk since it was scanned; rescan and try again")
             _check_writable(target, st)
             fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".mrtmp", dir=target.parent)
@@ -347,7 +375,7 @@ def write_genres(
             if not _same_file_state(st, os.stat(target)):
                 raise _Refusal("the file changed while it was being copied; try again")
             f = _load(target)  # the type of the original decides how the copy is parsed
-            copy = type(f)(tmp)
+            copy = _load_untranslated(type(f), tmp)
             family = _family(copy)
             if family is None:
                 raise _Refusal(f"writing genres to {type(f).__name__} files is not supported")
@@ -355,9 +383,14 @@ def write_genres(
                 if not values:
                     raise _Nothing
                 copy.add_tags()  # WAV/AIFF without an ID3 chunk, FLAC without comments, bare MP3
+            version = _id3_target_version(copy.tags, id3_version) if family == "id3" else id3_version
+            opts = _Options(id3_version=version, id3_separator=id3_separator)
+            values = _clean_genres(genres, opts)
             FIELDS["genres"].style(family).set(copy.tags, values, opts)
             if family == "id3":
-                copy.save(v2_version=id3_version)
+                if version == 3 and copy.tags.version >= (2, 4, 0):
+                    copy.tags.update_to_v23()  # v2.4-only frames (TDRC, TDOR...) become their v2.3 forms
+                copy.save(v2_version=version)
             else:
                 copy.save()
             os.chmod(tmp, stat.S_IMODE(st.st_mode))
@@ -367,6 +400,8 @@ def write_genres(
             _fsync_path(Path(tmp))
             if not _same_file_state(st, os.stat(target)):
                 raise _Refusal("the file changed while its tags were being written; try again")
+            if keep_original is not None:  # the old inode stays under this name: exact bytes, no copy
+                os.link(target, keep_original)
             os.replace(tmp, target)
             tmp = None
             with contextlib.suppress(OSError):

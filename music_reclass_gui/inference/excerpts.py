@@ -26,6 +26,8 @@ SHORT_SLACK_S = 1.0
 N_EXCERPTS = 4
 EXCERPT_S = 6.0
 MARGIN = 0.10
+# Less decoded audio than this is an error, not a prediction: a 1-sample file once came out "Rock 35 %".
+MIN_AUDIO_S = 0.5
 
 Excerpt = tuple[float, float | None]  # (offset seconds, duration seconds or None = to the end)
 
@@ -46,13 +48,22 @@ def plan_excerpts(duration: float, n: int = N_EXCERPTS, length: float = EXCERPT_
 
 def decode_excerpts(path: str | Path, sr: int, plan: list[Excerpt] | None = None) -> list[np.ndarray]:
     """Decode the planned excerpts of ``path`` at ``sr`` Hz (mono float32). Excerpts that come back empty
-    (a header that over-states the duration) are dropped; if nothing is left the whole file is decoded once.
-    Raises DecodeError naming the file."""
+    (a header that over-states the duration) are dropped; if nothing is left the first
+    ``SHORT_TRACK_S`` seconds are decoded instead (never the whole file: memory stays bounded whatever the
+    header says). Raises DecodeError naming the file when it visibly ends early (a truncated Ogg or WAV is
+    not classified from the part that survived) or holds less than ``MIN_AUDIO_S`` of audio."""
+    audio.check_complete(path)
     if plan is None:
         plan = plan_excerpts(audio.audio_duration(path))
     waves = [w for off, dur in plan if (w := audio.load_audio(path, sr, offset=off, duration=dur)).size]
     if not waves and plan != [(0.0, None)]:
-        waves = [w for w in [audio.load_audio(path, sr)] if w.size]
+        first = audio.load_audio(path, sr, duration=SHORT_TRACK_S + SHORT_SLACK_S)
+        waves = [first] if first.size else []
     if not waves:
         raise DecodeError(path, "the file contains no audio samples")
+    seconds = sum(w.size for w in waves) / sr
+    if seconds < MIN_AUDIO_S:
+        raise DecodeError(
+            path, f"too little audio to classify: {seconds:.3f} s decoded, at least {MIN_AUDIO_S} s needed"
+        )
     return waves

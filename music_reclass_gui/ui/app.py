@@ -30,6 +30,16 @@ def _size(text: str) -> tuple[int, int]:
     return w, h
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, not {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="music-reclass-gui", description="Classify, review and tag a music library."
@@ -53,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="window size (default 1366x768 for screenshots)",
     )
     p.add_argument(
-        "--timeout", type=float, default=900.0, help="--screenshot gives up after this many seconds"
+        "--timeout", type=_seconds, default=900.0, help="--screenshot gives up after this many seconds"
     )
     return p
 

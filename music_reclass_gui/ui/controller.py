@@ -361,6 +361,7 @@ class Controller(QObject):
             return False
         op_id, kind, pairs = op.op_id, op.kind, list(op.pairs)
         job = Job(undo_job, op_id, name="undo")
+        job.signals.progress.connect(self.progress)
         job.signals.finished.connect(lambda report: self._undone(report, op_id, kind, pairs))
         job.signals.failed.connect(
             lambda msg: (self.progress_end.emit(), self.message.emit(f"Cannot undo: {msg}", "error", []))

@@ -17,7 +17,7 @@ from music_reclass_gui.ui.player import PreviewPlayer
 from music_reclass_gui.ui.track_table import STATUS_COLOURS
 
 BAR_HEIGHT = 24
-MAX_BARS = 5  # a multi-label model ranks every genre; the pane shows the best few (keeps the window small)
+MAX_BARS = 5  # a multi-label model ranks every genre; the pane shows the leaders and stays small-screen sized
 
 
 class TopKBars(QWidget):
@@ -30,7 +30,7 @@ class TopKBars(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
     def set_predictions(self, predictions: list[Candidate]) -> None:
-        self._predictions = list(predictions)[:MAX_BARS]
+        self._predictions = list(predictions)
         self.updateGeometry()
         self.update()
 
@@ -144,9 +144,11 @@ class DetailPane(QWidget):
             text += f"<br><span style='color:#b3261e'>{html.escape(item.reason, quote=False)}</span>"
         elif item.model:
             text += f" <span style='color:#7a7a7a'>· {html.escape(item.model)}</span>"
+        if item.reason is None and item.proposal is not None:  # why this proposal (core.decide)
+            text += f"<br><span style='color:#555'>{html.escape(item.proposal.reason, quote=False)}</span>"
         self.status.setText(text)
         self.status.show()
-        self.bars.set_predictions(item.predictions)
+        self.bars.set_predictions(item.predictions[:MAX_BARS])
         self.bars.setVisible(bool(item.predictions))
         self.bars_label.setVisible(bool(item.predictions))
         self.diff.setText(tag_diff_html(item))

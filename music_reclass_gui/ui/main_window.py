@@ -303,8 +303,9 @@ class MainWindow(QMainWindow):
 
         dialog = SettingsDialog(self.settings, self)
         dialog.model_removed.connect(self._model_removed)
-        if dialog.exec():
-            self.apply_settings(dialog.result_settings())
+        dialog.accepted.connect(lambda: self.apply_settings(dialog.result_settings()))
+        self.settings_dialog = dialog
+        dialog.open()  # window-modal, without a nested event loop
 
     def apply_settings(self, settings: AppSettings) -> None:
         self.settings = settings

@@ -195,7 +195,7 @@ def apply_job(job: Job, changes: list, id3_version: int, id3_separator: str):
 def undo_job(job: Job, op_id: str | None):
     from music_reclass_gui.core import organize
 
-    return organize.undo(op_id)
+    return organize.undo(op_id, progress=job.progress)
 
 
 def rescan_job(job: Job, paths: Sequence[Path]) -> list:

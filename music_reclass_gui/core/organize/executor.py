@@ -12,13 +12,14 @@ from pathlib import Path
 from music_reclass_gui.core.errors import OrganizeError
 from music_reclass_gui.core.organize.extras import copy_file
 from music_reclass_gui.core.organize.fileops import (
+    check_inside,
     check_writable_dir,
     ensure_dir,
     move_file,
     nearest_existing,
     remove_dir_if_empty,
 )
-from music_reclass_gui.core.organize.journal import JournalWriter, operation_lock
+from music_reclass_gui.core.organize.journal import JournalError, JournalWriter, operation_lock
 from music_reclass_gui.core.organize.planner import MovePlan
 
 Progress = Callable[[int, int], None]
@@ -77,6 +78,12 @@ def _remove_emptied(j: JournalWriter, plan: MovePlan, report: OperationReport) -
             folder = folder.parent
 
 
+def _drop_created(j: JournalWriter, created: list[Path]) -> None:
+    for folder in reversed(created):
+        if not remove_dir_if_empty(j, folder):
+            break
+
+
 def execute_plan(
     plan: MovePlan,
     *,
@@ -90,30 +97,44 @@ def execute_plan(
         preflight(plan)
         options = {"out_root": str(plan.out_root), "remove_empty_dirs": remove_empty_dirs}
         with JournalWriter("move", len(plan.moves), options=options) as j:
+            from music_reclass_gui.core.organize.tag_writes import prune_backups  # tag_writes imports us
+
+            prune_backups()  # earlier tag writes are final now: their kept originals go
             report = OperationReport(j.op_id, "move")
             total = len(plan.moves)
             for i, move in enumerate(plan.moves):
                 if cancelled is not None and cancelled():
                     report.cancelled = True
                     break
+                created: list[Path] = []
                 try:
-                    ensure_dir(j, move.dst.parent)
+                    check_inside(plan.out_root, move.dst)
+                    created = ensure_dir(j, move.dst.parent)
                     move_file(j, move.src, move.dst)
+                except JournalError:
+                    raise  # no journal, no more changes: recovery finishes what the journal began
                 except OrganizeError as exc:
                     report.failed.append((move.src, exc.reason))
+                    _drop_created(j, created)  # a stale plan leaves no empty genre folder behind
                 else:
                     report.done.append(move.dst)
                     report.moved.append((move.src, move.dst))
                     for copy_src, copy_dst in move.copies:  # album extras kept by a split album
                         try:
+                            check_inside(plan.out_root, copy_dst)
                             ensure_dir(j, copy_dst.parent)
                             copy_file(j, copy_src, copy_dst, extra_of=str(move.dst))
+                        except JournalError:
+                            raise
                         except OrganizeError as exc:
                             report.failed.append((copy_src, exc.reason))
                     for side_src, side_dst in move.sidecars:
                         try:
+                            check_inside(plan.out_root, side_dst)
                             move_file(j, side_src, side_dst, sidecar_of=str(move.dst))
                             report.moved.append((side_src, side_dst))
+                        except JournalError:
+                            raise
                         except OrganizeError as exc:
                             report.failed.append((side_src, exc.reason))
                 if progress is not None:

@@ -7,6 +7,7 @@ file and a "done" (or "failed") line after. Records:
   {"type": "begin", "op_id", "kind": "move"|"tags"|"undo", "created", "n_items", "options", "target"?}
   {"type": "intent", "step": i, "action": "move"|"mkdir"|"rmdir"|"tags", ...action fields, "reverts"?}
   {"type": "done", "step": i, ...what is on disk after the step (size, mtime_ns, sha256)}
+  {"type": "note", "step": i, "sha256"}   (mid-step facts, e.g. the hash of a verified cross-drive copy)
   {"type": "failed", "step": i, "reason"}
   {"type": "end", "status": "complete"|"cancelled"|"interrupted"}
   {"type": "undone", "by": op_id}          (appended to an operation once an undo restored all of it)
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import errno
 import hashlib
 import json
 import os
@@ -31,9 +33,11 @@ from pathlib import Path
 from typing import Any
 
 from music_reclass_gui.core.appdirs import user_data_dir
+from music_reclass_gui.core.errors import OrganizeError
 
 JOURNAL_VERSION = 1
 _CHUNK = 1 << 20
+RESERVE_BYTES = 16 * 1024  # set aside per running operation for its last records on a filling disk
 
 # Test seam: called at named points ("intent", "copied", "placed", "acted", "written") with the step index.
 # The crash-recovery tests set it inside a child process to os._exit() mid-operation. None in normal use.
@@ -47,7 +51,10 @@ def checkpoint(point: str, step: int) -> None:
 
 def journal_dir() -> Path:
     path = user_data_dir() / "journal"
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _journal_error(path / "x", exc) from exc
     return path
 
 
@@ -59,10 +66,33 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def stat_record(st: os.stat_result) -> dict[str, Any]:
+    """What identifies a file's content without reading it: any write changes mtime and ctime (ctime cannot
+    be set back by programs), a replace changes the inode."""
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "ctime_ns": st.st_ctime_ns, "ino": st.st_ino}
+
+
 def file_state(path: str | Path) -> dict[str, Any]:
-    """What the journal records about a file after a step: size, mtime_ns, sha256."""
-    st = os.stat(path)
-    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": sha256_file(path)}
+    """stat_record plus the SHA-256 (reads the whole file: only where the content itself must be known)."""
+    return {**stat_record(os.stat(path)), "sha256": sha256_file(path)}
+
+
+def unchanged_since(path: str | Path, recorded: dict[str, Any]) -> str | None:
+    """None when `path` is still what `recorded` (a stat_record, maybe with sha256) describes, else why not.
+    Same inode and ctime: unchanged, without reading it. Otherwise only the recorded SHA-256 can tell."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return "the file was moved or deleted since"
+    if st.st_size != recorded.get("size") or st.st_mtime_ns != recorded.get("mtime_ns"):
+        return "the file was changed since (size or modification time differ)"
+    if (st.st_ino, st.st_ctime_ns) == (recorded.get("ino"), recorded.get("ctime_ns")):
+        return None
+    if "sha256" not in recorded:
+        return "the file was replaced or its attributes changed since"
+    if sha256_file(path) != recorded["sha256"]:
+        return "the file's content was changed since (SHA-256 differs)"
+    return None
 
 
 def fsync_dir(path: str | Path) -> None:
@@ -140,8 +170,6 @@ def operation_lock(wait_s: float = 5.0) -> Iterator[None]:
     deadline = time.monotonic() + wait_s
     while not lock.acquire():
         if time.monotonic() >= deadline:
-            from music_reclass_gui.core.errors import OrganizeError
-
             raise OrganizeError(
                 None, "another Music ReClass operation is running; try again when it has finished"
             )
@@ -154,14 +182,65 @@ def operation_lock(wait_s: float = 5.0) -> Iterator[None]:
         lock.release()
 
 
-def append_record(path: Path, record: dict[str, Any]) -> None:
-    """Append one line and fsync it: once this returns, the record survives a power loss."""
+class JournalError(OrganizeError):
+    """The journal could not be written (full or read-only disk). Raised before the next file is touched,
+    so what is on disk is always covered by the journal; the message says what to do."""
+
+
+def _repair_torn_tail(fh: Any) -> None:
+    """A crash (or an old version) mid-append can leave a last line without its newline. Cut it off before
+    appending, so the torn bytes never swallow the next record; its step is then resolved from the disk."""
+    fh.seek(0, os.SEEK_END)
+    size = fh.tell()
+    if not size:
+        return
+    fh.seek(max(0, size - 1))
+    if fh.read(1) == b"\n":
+        return
+    fh.seek(0)
+    data = fh.read()
+    keep = data.rfind(b"\n") + 1
+    fh.truncate(keep)
+    fh.seek(keep)
+
+
+def append_record(path: Path, record: dict[str, Any], *, durable: bool = True) -> None:
+    """Append one line and fsync it (unless `durable` is False: a hint recovery can do without), so once
+    this returns the record survives a power loss.
+
+    On any write failure (ENOSPC, EIO, ...) the file is cut back to where it was, so no torn line stays
+    behind, and JournalError says why; the caller then stops before changing anything more."""
     # ASCII escapes keep undecodable file names (surrogate-escaped bytes) intact through the round trip.
-    line = json.dumps(record, ensure_ascii=True) + "\n"
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(line)
-        fh.flush()
-        os.fsync(fh.fileno())
+    line = (json.dumps(record, ensure_ascii=True) + "\n").encode("ascii")
+    try:
+        fh = open(path, "r+b" if path.exists() else "x+b")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise _journal_error(path, exc) from exc
+    with fh:
+        start = None
+        try:
+            _repair_torn_tail(fh)
+            start = fh.tell()
+            fh.write(line)
+            fh.flush()
+            if durable:
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            if start is not None:
+                with contextlib.suppress(OSError):
+                    fh.truncate(start)
+                    os.fsync(fh.fileno())
+            raise _journal_error(path, exc) from exc
+
+
+def _journal_error(path: Path, exc: OSError) -> JournalError:
+    why = "the disk is full" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else (exc.strerror or str(exc))
+    return JournalError(
+        path.parent,
+        f"cannot write the operation journal ({why}); stopped before changing anything more. "
+        "Free some space there and run the command again: an interrupted operation is finished or "
+        "rolled back on the next start",
+    )
 
 
 class JournalWriter:
@@ -179,6 +258,7 @@ class JournalWriter:
         self.op_id = op_id or new_op_id()
         self.path = journal_dir() / f"{self.op_id}.jsonl"
         self._next_step = 0
+        self._reserve_used = False
         self._header = {
             "type": "begin",
             "version": JOURNAL_VERSION,
@@ -192,29 +272,69 @@ class JournalWriter:
             self._header["target"] = target
 
     def __enter__(self) -> JournalWriter:
-        """Callers hold operation_lock() around the whole operation."""
-        append_record(self.path, self._header)
+        """Callers hold operation_lock() around the whole operation. Writes the header and sets aside
+        RESERVE_BYTES, so the record saying what happened to a file already touched can still be written
+        when the disk fills up mid-operation. Raises JournalError (nothing changed) when there is no room."""
+        try:
+            append_record(self.path, self._header)
+            with open(self.reserve_path, "xb") as fh:
+                fh.write(b"\0" * RESERVE_BYTES)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except (OSError, JournalError) as exc:
+            for leftover in (self.reserve_path, self.path):
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
+            if isinstance(exc, JournalError):
+                raise
+            raise _journal_error(self.path, exc) from exc
         fsync_dir(self.path.parent)
         return self
 
     def __exit__(self, *exc: object) -> None:
+        with contextlib.suppress(OSError):
+            self.reserve_path.unlink()
         return None
 
+    @property
+    def reserve_path(self) -> Path:
+        return self.path.with_suffix(".reserve")
+
+    def _append_outcome(self, record: dict[str, Any]) -> None:
+        """Outcome records describe what already happened on disk: if the disk is full, give back the
+        reserve and try once more before giving up."""
+        try:
+            append_record(self.path, record)
+        except JournalError:
+            if not self.reserve_path.exists():
+                raise
+            with contextlib.suppress(OSError):
+                self.reserve_path.unlink()
+            self._reserve_used = True
+            append_record(self.path, record)
+
     def intent(self, action: str, **fields: Any) -> int:
+        if self._reserve_used:  # the disk filled up: finish the records of what happened, start nothing
+            raise _journal_error(self.path, OSError(errno.ENOSPC, "No space left on device"))
         step = self._next_step
         self._next_step += 1
         append_record(self.path, {"type": "intent", "step": step, "action": action, **fields})
         checkpoint("intent", step)
         return step
 
+    def note(self, step: int, **fields: Any) -> None:
+        """Add what became known mid-step (the SHA-256 of a copy) to the step's intent: a hint for recovery,
+        which can decide without it, so it costs no fsync (the step's done line is made durable)."""
+        append_record(self.path, {"type": "note", "step": step, **fields}, durable=False)
+
     def done(self, step: int, **fields: Any) -> None:
-        append_record(self.path, {"type": "done", "step": step, **fields})
+        self._append_outcome({"type": "done", "step": step, **fields})
 
     def failed(self, step: int, reason: str) -> None:
-        append_record(self.path, {"type": "failed", "step": step, "reason": reason})
+        self._append_outcome({"type": "failed", "step": step, "reason": reason})
 
     def end(self, status: str) -> None:
-        append_record(self.path, {"type": "end", "status": status, "ended": _now()})
+        self._append_outcome({"type": "end", "status": status, "ended": _now()})
 
 
 # ----------------------------------------------------------------------------------------------- reading
@@ -255,7 +375,8 @@ class Operation:
 
 
 def read_operation(path: Path) -> Operation:
-    """Parse one journal; a torn last line (crash mid-write) is ignored, as its step never started."""
+    """Parse one journal. A torn line (crash mid-write) is skipped: a torn intent's step never started, and
+    a step whose outcome line is torn stays pending, so recovery decides it from the disk, not the journal."""
     header: dict[str, Any] | None = None
     steps: dict[int, Step] = {}
     end = None
@@ -271,6 +392,8 @@ def read_operation(path: Path) -> Operation:
                 header = rec
             elif kind == "intent":
                 steps[rec["step"]] = Step(rec["step"], rec["action"], rec)
+            elif kind == "note" and rec.get("step") in steps:
+                steps[rec["step"]].intent.update({k: v for k, v in rec.items() if k not in ("type", "step")})
             elif kind in ("done", "failed") and rec.get("step") in steps:
                 steps[rec["step"]].outcome = kind
                 steps[rec["step"]].result = rec

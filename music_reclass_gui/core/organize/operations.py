@@ -1,8 +1,8 @@
 """The list of past operations, and undo (of moves and of tag writes, which live in `tag_writes`).
 
 Undo restores the exact previous paths (moves) and genres (tag writes). It first verifies every file is
-exactly as the journal left it (size, mtime, SHA-256) and that no later operation touched the same files;
-otherwise it refuses, naming the file, before changing anything.
+exactly as the journal left it (size, mtime and inode/ctime, or the SHA-256 where one was recorded) and that
+no later operation touched the same files. A file changed since is left alone and named; the rest is undone.
 """
 
 from __future__ import annotations
@@ -22,15 +22,16 @@ from music_reclass_gui.core.organize.fileops import (
     remove_dir_if_empty,
 )
 from music_reclass_gui.core.organize.journal import (
+    JournalError,
     JournalWriter,
     Operation,
     Step,
     append_record,
-    file_state,
     iter_operations,
     operation_lock,
+    unchanged_since,
 )
-from music_reclass_gui.core.organize.tag_writes import tag_step
+from music_reclass_gui.core.organize.tag_writes import restore_backup, tag_step
 
 UNDOABLE_KINDS = ("move", "tags")
 FILE_ACTIONS = ("move", "tags", "copy")
@@ -126,15 +127,9 @@ def list_operations() -> list[OperationSummary]:
 
 
 def _verify_unchanged(path: Path, recorded: dict[str, Any]) -> None:
-    if not os.path.exists(path):
-        raise OrganizeError(path, "the file was moved or deleted since; cannot undo")
-    st = os.stat(path)
-    if st.st_size != recorded.get("size") or st.st_mtime_ns != recorded.get("mtime_ns"):
-        raise OrganizeError(
-            path, "the file was changed since (size or modification time differ); cannot undo"
-        )
-    if file_state(path)["sha256"] != recorded.get("sha256"):
-        raise OrganizeError(path, "the file's content was changed since (SHA-256 differs); cannot undo")
+    why = unchanged_since(path, recorded)
+    if why:
+        raise OrganizeError(path, f"{why}; cannot undo")
 
 
 def _last_known_states(ops: list[Operation]) -> dict[str, dict[str, Any]]:
@@ -154,23 +149,38 @@ def _last_known_states(ops: list[Operation]) -> dict[str, dict[str, Any]]:
     return states
 
 
-def _check_undo(remaining: list[Step], ops: list[Operation]) -> None:
-    """Every precondition, before anything changes."""
+def _check_undo(remaining: list[Step], ops: list[Operation]) -> dict[int, tuple[Path, str]]:
+    """Every precondition, before anything changes. Returns the steps that must be left alone (a file
+    edited, moved or replaced since; a name taken; a read-only folder), with the file and the reason; the
+    rest of the operation can still be undone. A sidecar stays with its track."""
     known = _last_known_states(ops)
+    blocked: dict[int, tuple[Path, str]] = {}
     for step in remaining:
         i = step.intent
-        if step.action == "move":
-            _verify_unchanged(Path(i["dst"]), known.get(_norm(i["dst"]), step.result))
-            if os.path.lexists(i["src"]):
-                raise OrganizeError(Path(i["src"]), "a file now exists at the original location; cannot undo")
-            check_writable_dir(Path(i["dst"]).parent, "cannot move files out of this folder")
-            check_writable_dir(Path(i["src"]).parent, "cannot move files back into this folder")
-        elif step.action == "copy":
-            _verify_unchanged(Path(i["dst"]), known.get(_norm(i["dst"]), step.result))
-            check_writable_dir(Path(i["dst"]).parent, "cannot remove copies from this folder")
-        else:
-            _verify_unchanged(Path(i["path"]), known.get(_norm(i["path"]), step.result))
-            check_writable_dir(Path(i["path"]).parent, "cannot rewrite files in this folder")
+        try:
+            if step.action == "move":
+                _verify_unchanged(Path(i["dst"]), known.get(_norm(i["dst"]), step.result))
+                if os.path.lexists(i["src"]):
+                    raise OrganizeError(
+                        Path(i["src"]), "a file now exists at the original location; cannot undo"
+                    )
+                check_writable_dir(Path(i["dst"]).parent, "cannot move files out of this folder")
+                check_writable_dir(Path(i["src"]).parent, "cannot move files back into this folder")
+            elif step.action == "copy":
+                _verify_unchanged(Path(i["dst"]), known.get(_norm(i["dst"]), step.result))
+                check_writable_dir(Path(i["dst"]).parent, "cannot remove copies from this folder")
+            else:
+                _verify_unchanged(Path(i["path"]), known.get(_norm(i["path"]), step.result))
+                check_writable_dir(Path(i["path"]).parent, "cannot rewrite files in this folder")
+        except OrganizeError as exc:
+            blocked[step.step] = (exc.path or Path(i.get("path") or i.get("dst", "")), exc.reason)
+    held = {_norm(i["dst"]) for s in remaining if s.step in blocked and (i := s.intent).get("dst")}
+    for step in remaining:
+        owner = step.intent.get("sidecar_of") or step.intent.get("extra_of")
+        if step.step not in blocked and owner and _norm(owner) in held:
+            path = Path(step.intent["dst"])
+            blocked[step.step] = (path, f"kept with {Path(owner).name}, which cannot be undone")
+    return blocked
 
 
 def _pick(ops: list[Operation], op_id: str | None) -> Operation:
@@ -186,7 +196,9 @@ def _pick(ops: list[Operation], op_id: str | None) -> Operation:
 
 
 def undo(op_id: str | None = None, progress: Progress | None = None) -> OperationReport:
-    """Undo the last operation (or `op_id`). Raises OrganizeError, with nothing changed, when it cannot."""
+    """Undo the last operation (or `op_id`). A file edited or moved since is left alone and reported in
+    `failed` while the rest is undone (the operation stays undoable for that file). Raises OrganizeError,
+    with nothing changed, when nothing of it can be undone."""
     with operation_lock():
         ops = list(iter_operations())
         op = _pick(ops, op_id)
@@ -194,11 +206,15 @@ def undo(op_id: str | None = None, progress: Progress | None = None) -> Operatio
         if reason:
             raise OrganizeError(path, f"cannot undo operation {op.op_id}: {reason}")
         remaining = _remaining(op, ops)
-        _check_undo(remaining, ops)
-        todo = {s.step for s in remaining}
+        blocked = _check_undo(remaining, ops)
+        if len(blocked) == len(remaining):  # nothing can be undone: say why, change nothing
+            path, why = next(iter(blocked.values()))
+            raise OrganizeError(path, why)
+        todo = {s.step for s in remaining} - set(blocked)
         options = op.header.get("options", {})
         with JournalWriter("undo", len(remaining), options=options, target=op.op_id) as j:
             report = OperationReport(j.op_id, "undo")
+            report.failed.extend(blocked.values())  # left as they are; the rest is undone
             for step in reversed(op.done_steps):
                 i = step.intent
                 try:
@@ -218,8 +234,11 @@ def undo(op_id: str | None = None, progress: Progress | None = None) -> Operatio
                         undo_copy(j, step)  # a removed copy is not a restored file
                     elif step.action == "tags":
                         path = Path(i["path"])
-                        tag_step(j, path, i["new_genres"], i["old_genres"], options, reverts=step.step)
+                        if not restore_backup(j, i, step.step):  # else the genres are written back
+                            tag_step(j, path, i["new_genres"], i["old_genres"], options, reverts=step.step)
                         report.done.append(path)
+                except JournalError:
+                    raise
                 except (OrganizeError, TagError) as exc:
                     report.failed.append((exc.path or Path(i.get("path", i.get("dst", ""))), exc.reason))
                 if progress is not None and step.step in todo:

@@ -67,7 +67,15 @@ def _safe_listdir(folder: Path) -> list[str]:
 
 
 def _key(path: Path) -> str:
+    """Destination identity, case-folded: a name that differs only by case would clash on a case-insensitive
+    target (FAT, NTFS, APFS), so it is renamed, never overwritten."""
     return os.path.normcase(os.path.abspath(path)).casefold()
+
+
+def _source_key(path: Path) -> str:
+    """Source identity as the OS spells it: on a case-sensitive filesystem Song.mp3 and song.mp3 are two
+    tracks (normcase folds case only where the OS does, e.g. Windows)."""
+    return os.path.normcase(os.path.abspath(path))
 
 
 def _numbered(stem: str, n: int) -> str:
@@ -112,10 +120,10 @@ def plan_moves(
     sidecars_taken: set[str] = set()
 
     for src, genre in pairs:
-        if _key(src) in sources:
+        if _source_key(src) in sources:
             plan.skipped.append((src, "listed twice"))
             continue
-        sources.add(_key(src))
+        sources.add(_source_key(src))
         if genre is None or not str(genre).strip():
             if unsorted is None:
                 plan.skipped.append((src, "no genre"))

@@ -1,7 +1,7 @@
 // The review page: add files (drop/upload) or a library folder, watch the classification job, decide each
 // proposal, apply (journaled tag writes) and undo. Talks only to the JSON API.
 "use strict";
-const state = { job: null, editing: null, items: [], operations: [] };
+const state = { job: null, editing: null, items: [], operations: [], shown: "" };
 const $ = (id) => document.getElementById(id);
 
 function say(text, kind = "") { const m = $("message"); m.textContent = text; m.className = kind; }
@@ -90,7 +90,9 @@ async function refresh() {
   $("apply").textContent = data.counts.accepted ? `Apply (${data.counts.accepted})` : "Apply";
   $("undo").disabled = !data.operations.length;
   $("empty").style.display = data.items.length ? "none" : "";
-  if (state.editing === null) render();
+  // re-draw only when something changed, so a row is never replaced under the user's click
+  const shown = JSON.stringify(data.items);
+  if (state.editing === null && shown !== state.shown) { state.shown = shown; render(); }
 }
 
 function bars(item) {
@@ -128,7 +130,7 @@ function render() {
       el("td", { class: "file", "data-label": "File" }, item.name),
       el("td", { "data-label": "On disk" }, item.current_genres.join("; ") || el("span", { class: "muted" }, "—")),
       el("td", { class: "proposed", "data-label": "Proposed" }, item.proposed.join("; ") || "—",
-        item.why ? el("div", { class: "why" }, item.why) : ""),
+        item.why && item.status === "classified" ? el("div", { class: "why" }, item.why) : ""),
       el("td", { "data-label": "Top 3" }, item.predictions.length ? bars(item) : (item.reason || "…")),
       el("td", { "data-label": "Status" }, el("span", { class: "status " + item.status, title: item.reason || "" }, item.status)),
       el("td", { class: "actions" },
@@ -186,6 +188,6 @@ $("accept-above").addEventListener("click", acceptAbove);
 $("apply").addEventListener("click", apply);
 $("undo").addEventListener("click", undo);
 $("clear").addEventListener("click", clearList);
-$("threshold").addEventListener("input", render);
+$("threshold").addEventListener("input", () => { if (state.editing === null) render(); });
 setupToken(init);
 init();
