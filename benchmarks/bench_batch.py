@@ -282,7 +282,11 @@ def main() -> None:
             runs[which].append(run_phase("cold", args, cache_dir, backend))
             if which == "new" and warm is None:
                 warm = run_phase("cold", args, cache_dir, backend)
-        faith = run_phase("faithful", args, os.path.join(tmp, "faith"), args.backend)
+        faith = (
+            run_phase("faithful", args, os.path.join(tmp, "faith"), args.backend)
+            if args.gtzan.is_dir()
+            else None
+        )
         split = run_phase("split", args, os.path.join(tmp, "split"), args.backend) if args.split else None
         full = (
             run_phase("full-track", args, os.path.join(tmp, "full"), args.backend)
@@ -320,22 +324,23 @@ def main() -> None:
                 d = float(np.abs(np.asarray(tags) - np.asarray(ref["tags"][p][k])).max())
                 diffs[k] = max(diffs.get(k, 0.0), d)
     same = sum(ref["top1"].get(p) == g for p, g in got["top1"].items())
-    fmt = ", ".join(f"{k.split(':')[0]} {v:.5f}" for k, v in sorted(diffs.items()))
+    fmt = ", ".join(f"{k.split(':')[0]} {v:.1e}" for k, v in sorted(diffs.items()))
     print(
         f"faithfulness, library ({len(got['top1'])} tracks): max |tag score diff| {fmt}; same top-1 {same}/{len(ref['top1'])}"
     )
-    fmt = ", ".join(f"{k.split(':')[0]} {v:.5f}" for k, v in sorted(faith["max_tag_diff"].items()))
-    print(
-        f"faithfulness, GTZAN ({faith['clips']} clips): max |tag score diff| {fmt}; same top-1 {faith['same_top1']}/{faith['clips']}"
-    )
-    if faith.get("half_same_top1") is not None:
+    if faith is not None:
+        fmt = ", ".join(f"{k.split(':')[0]} {v:.1e}" for k, v in sorted(faith["max_tag_diff"].items()))
         print(
-            f"half precision on the GPU (not enabled): same top-1 as float32 on {faith['half_same_top1']}/{faith['clips']} GTZAN clips"
+            f"faithfulness, GTZAN ({faith['clips']} clips): max |tag score diff| {fmt}; same top-1 {faith['same_top1']}/{faith['clips']}"
         )
-    print(
-        f"shared front end: {faith['frontend_cpu_per_track']:.4f} CPU s per track and tagger, computed once for all "
-        f"{len(diffs)} taggers (saves {(len(diffs) - 1) * faith['frontend_cpu_per_track']:.4f} CPU s/track)"
-    )
+        if faith.get("half_same_top1") is not None:
+            print(
+                f"half precision on the GPU (not enabled): same top-1 as float32 on {faith['half_same_top1']}/{faith['clips']} GTZAN clips"
+            )
+        print(
+            f"shared front end: {faith['frontend_cpu_per_track']:.4f} CPU s per track and tagger, computed once for all "
+            f"{len(diffs)} taggers (saves {(len(diffs) - 1) * faith['frontend_cpu_per_track']:.4f} CPU s/track)"
+        )
     print(
         f"warm: {warm['cached']}/{warm['tracks']} from cache, {warm['tracks'] / warm['elapsed'] * 60:.0f} tracks/min"
     )

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 BACKEND_CHOICES = ("auto", "torch", "onnx")
 ONNX_DIGEST_KEY = "source_weights_digest"  # custom metadata of a shipped graph: file_digest() of its .pt
+ONNX_BATCH_PATCHES = 8  # patches per ONNX Runtime call: bounds the arena (its peak follows the batch)
 ONNX_EXPORT_VERSION = "1"  # bump when the exported graph would change for the same weights
 ONNX_VERSION_KEY = "export_version"
 
@@ -118,6 +119,11 @@ class OnnxRunner:
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Memory: with the arena and memory patterns on, batches of varying size grew the arena to about 800 MB
+        # per tagger (peak RSS 2.2 GB for two taggers); with no arena at all RSS stayed at 745 MB but each
+        # patch cost about 30 % more CPU (malloc per op). Middle ground: arena on, no memory patterns, and
+        # smaller batches (ONNX_BATCH_PATCHES) - see the closing note of issue 15 for what was measured.
+        opts.enable_mem_pattern = False
         # No busy-waiting between ops: the decode threads share the cores, and on a loaded machine spinning
         # cost about 40 % more CPU time per patch for no gain (measured with 2 threads on 2 cores).
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")

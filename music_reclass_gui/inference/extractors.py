@@ -23,7 +23,13 @@ import numpy as np
 import torch
 
 from music_reclass_gui.core.errors import ModelError
-from music_reclass_gui.inference.backends import TaggerRunner, check_backend, make_runner, onnx_graph_path
+from music_reclass_gui.inference.backends import (
+    ONNX_BATCH_PATCHES,
+    TaggerRunner,
+    check_backend,
+    make_runner,
+    onnx_graph_path,
+)
 from music_reclass_gui.inference.excerpts import PLAN_VERSION
 from music_reclass_gui.inference.frontend import (
     HOP_LENGTH,
@@ -167,11 +173,13 @@ class MusicnnExtractor:
         counts = [p.shape[0] for p in per_track]
         patches = torch.cat(per_track)
         runner = self.runner
+        step = self.batch_patches
         if runner.name != "torch":
             patches = patches.cpu().numpy()
+            step = min(step, ONNX_BATCH_PATCHES)
         tags, embs = [], []
-        for start in range(0, patches.shape[0], self.batch_patches):
-            t, e = runner.run(patches[start : start + self.batch_patches])
+        for start in range(0, patches.shape[0], step):
+            t, e = runner.run(patches[start : start + step])
             tags.append(t)
             embs.append(e)
         all_tags = np.concatenate(tags)
