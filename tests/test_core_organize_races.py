@@ -111,5 +111,6 @@ def test_a_write_that_lands_during_a_move_is_never_lost(
     dst = plan.moves[0].dst
     assert track.exists() != dst.exists(), "exactly one copy of the track"
     assert max(genre_indices(track, dst)) == last, f"the write W{last} the writer was told succeeded is lost"
-    assert report.failed and "changed by another program" in report.failed[0][1]
+    # Usually "changed by another program"; link() itself may also lose the race (ENOENT on a replaced inode)
+    assert report.failed and "it was left where it was" in report.failed[0][1]
     assert not [p for p in out.rglob("*") if p.is_file()], "no stale copy left at the destination"

@@ -412,3 +412,11 @@ def test_serve_command_serves_the_api(library, tmp_path):
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+def test_multi_label_model_returns_every_genres_probability(client, library):
+    r = client.post("/api/classify", json={"audio_path": "one.wav", "model": "broad"})
+    assert r.status_code == 200, r.text
+    labels = r.json()["labels"]
+    assert labels and {"genre", "probability"} == set(labels[0])
+    assert labels == sorted(labels, key=lambda x: -x["probability"])

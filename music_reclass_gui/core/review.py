@@ -436,7 +436,7 @@ class ReviewSession:
         from music_reclass_gui.core.organize import TagChange
 
         return [
-            TagChange.for_track(item.track, item.proposed)
+            TagChange(item.path, tuple(item.proposed))
             for item in self._items.values()
             if item.status is Status.ACCEPTED and item.changes_disk
         ]

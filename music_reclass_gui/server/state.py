@@ -99,11 +99,10 @@ class ServerState:
 
 
 def result_json(result: Any, top_k: int) -> dict[str, Any]:
-    """The single-file result as the CLI prints it, plus `cached` and multi-label `labels` when present."""
-    out = result.to_json()
+    """The single-file result as the CLI prints it (multi-label models: with every genre's own probability in
+    `labels`), plus `cached`."""
+    multi = bool(getattr(result, "labels", None))
+    out = result.to_json(multi_label=True) if multi else result.to_json()
     out["top_predictions"] = out["top_predictions"][: max(1, top_k)]
     out["cached"] = bool(getattr(result, "cached", False))
-    labels = getattr(result, "labels", None)
-    if labels:
-        out["labels"] = [{"genre": p.genre, "probability": round(float(p.confidence), 4)} for p in labels]
     return out

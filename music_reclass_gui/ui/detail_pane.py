@@ -17,6 +17,7 @@ from music_reclass_gui.ui.player import PreviewPlayer
 from music_reclass_gui.ui.track_table import STATUS_COLOURS
 
 BAR_HEIGHT = 24
+MAX_BARS = 5  # a multi-label model ranks every genre; the pane shows the leaders and stays small-screen sized
 
 
 class TopKBars(QWidget):
@@ -147,7 +148,7 @@ class DetailPane(QWidget):
             text += f"<br><span style='color:#555'>{html.escape(item.proposal.reason, quote=False)}</span>"
         self.status.setText(text)
         self.status.show()
-        self.bars.set_predictions(item.predictions)
+        self.bars.set_predictions(item.predictions[:MAX_BARS])
         self.bars.setVisible(bool(item.predictions))
         self.bars_label.setVisible(bool(item.predictions))
         self.diff.setText(tag_diff_html(item))
