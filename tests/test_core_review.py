@@ -173,3 +173,36 @@ def test_undo_of_an_unknown_operation_only_clears_written(tmp_path):
     s.undo_report(OperationReport("op-0", "undo", [tmp_path / "a.flac"], [], False), "op-0")
     assert s.item(tmp_path / "a.flac").status is Status.ACCEPTED
     assert s.item(tmp_path / "a.flac").current_genres == ("Blues",)  # until the tags are re-read
+
+
+def test_apply_refuses_a_file_replaced_since_the_scan_and_reapplies_after_its_own_write(make_audio, tmp_path):
+    """The review writes what the model heard: a file replaced after the scan keeps its own genre (issue 12,
+    item 3), while the session's own Apply and undo keep later writes possible."""
+    import os
+    import time
+
+    from music_reclass_gui.core import organize
+    from music_reclass_gui.core.library import scan
+
+    mine = make_audio("mine.flac", seconds=1.0)
+    swapped = make_audio("swapped.ogg", seconds=1.0)
+    s = ReviewSession()
+    for track in scan([tmp_path]):
+        s.add_track(track)
+    s.set_result(_Result(mine, [_Pred("Blues", 0.8)]))
+    s.set_result(_Result(swapped, [_Pred("Jazz", 0.8)]))
+    s.accept(mine)
+    s.accept(swapped)
+    replacement = make_audio("replacement.ogg", seconds=2.0, freq=880.0)
+    os.replace(replacement, swapped)  # another program put other audio under the name
+    before = bytes(swapped.read_bytes())
+    report = s.apply(ThresholdHooks(), organize.apply_tag_changes)
+    assert mutagen.File(mine)["genre"] == ["Blues"]
+    assert s.item(swapped).status is Status.ERROR and "changed" in s.item(swapped).reason
+    assert swapped.read_bytes() == before  # not a byte written
+    time.sleep(0.01)
+    s.undo_report(organize.undo(report.op_id), report.op_id)
+    s.edit(mine, ("Folk",))
+    again = s.apply(ThresholdHooks(), organize.apply_tag_changes)  # its own write and undo are not "changes"
+    assert again is not None and not again.failed
+    assert mutagen.File(mine)["genre"] == ["Folk"]

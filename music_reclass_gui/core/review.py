@@ -435,8 +435,8 @@ class ReviewSession:
         """Tag changes for accepted items whose proposed genres differ from what is on disk."""
         from music_reclass_gui.core.organize import TagChange
 
-        return [
-            TagChange(item.path, tuple(item.proposed))
+        return [  # guarded by the size/mtime last seen: a file replaced since the scan is refused, not written
+            TagChange.for_track(item.track, item.proposed)
             for item in self._items.values()
             if item.status is Status.ACCEPTED and item.changes_disk
         ]
@@ -467,7 +467,8 @@ class ReviewSession:
             snapshot[item.path] = (item.status, item.track)
             genres = wanted.get(item.path, item.proposed)
             tags = replace(item.track.tags, genres=genres) if item.track.tags else TagInfo(genres=genres)
-            item.track = replace(item.track, tags=tags)
+            size, mtime = report.stats.get(item.path, (item.track.size, item.track.mtime))
+            item.track = replace(item.track, tags=tags, size=size, mtime=mtime)
             item.status, item.reason = Status.WRITTEN, None
         for path, reason in report.failed:
             item = self._items.get(Path(path))

@@ -34,6 +34,9 @@ class OperationReport:
     failed: list[tuple[Path, str]] = field(default_factory=list)  # (file, human reason); the batch went on
     cancelled: bool = False
     moved: list[tuple[Path, Path]] = field(default_factory=list)  # (old path, new path), sidecars included
+    # tag writes: (size, mtime) of each written file afterwards, so a review session keeps guarding later
+    # writes with what is really on disk (its own write changed both)
+    stats: dict[Path, tuple[int, float]] = field(default_factory=dict)
 
 
 def preflight(plan: MovePlan) -> None:

@@ -204,6 +204,8 @@ def apply_tag_changes(
                 old = tuple(tagsmod.read_tags(path, id3_separator=id3_separator).genres)
                 if old != tuple(change.new_genres):
                     tag_step(j, path, old, change.new_genres, options, expected=change)
+                st = os.stat(path)
+                report.stats[path] = (st.st_size, st.st_mtime)
                 report.done.append(path)
             except JournalError:
                 raise  # no journal, no more changes
