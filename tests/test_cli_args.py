@@ -104,3 +104,14 @@ def test_the_docs_name_only_options_that_exist():
         if opt not in known and opt not in foreign
     }
     assert not missing, sorted(missing)
+
+
+def test_building_the_parser_imports_no_torch():
+    """Every command starts without torch (about 2 s of imports on a small CPU); only the commands that run a
+    network load it, inside their function."""
+    import subprocess
+    import sys
+
+    code = "import sys; from music_reclass_gui.cli import build_parser; build_parser(); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False", out.stderr

@@ -19,7 +19,7 @@ from music_reclass_gui.core.errors import MusicReclassError
 
 
 def register_train(tsub: argparse._SubParsersAction) -> None:
-    from music_reclass_gui.training.transfer import INPUT_SETS
+    from music_reclass_gui.training.head_inputs import INPUT_SETS
 
     h = tsub.add_parser("head", help="a calibrated head on the musicnn taggers' features (transfer learning)")
     src = h.add_mutually_exclusive_group(required=True)

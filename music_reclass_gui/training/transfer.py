@@ -45,24 +45,9 @@ from music_reclass_gui.training.datasets import (
     stratified_kfold,
 )
 from music_reclass_gui.training.evaluate import evaluate_predictions
+from music_reclass_gui.training.head_inputs import INPUT_SETS, TAGGERS
 from music_reclass_gui.training.train import Progress
 
-TAGGERS = ("msd-musicnn", "mtt-musicnn")
-
-# name -> (extractor model, feature) pairs, concatenated in this order (heads.head_input)
-INPUT_SETS: dict[str, list[tuple[str, str]]] = {
-    "msd-emb": [("msd-musicnn", "embedding")],
-    "mtt-emb": [("mtt-musicnn", "embedding")],
-    "msd-all": [("msd-musicnn", "tags"), ("msd-musicnn", "embedding")],
-    "emb": [("msd-musicnn", "embedding"), ("mtt-musicnn", "embedding")],
-    "tags": [("msd-musicnn", "tags"), ("mtt-musicnn", "tags")],
-    "all": [
-        ("msd-musicnn", "tags"),
-        ("msd-musicnn", "embedding"),
-        ("mtt-musicnn", "tags"),
-        ("mtt-musicnn", "embedding"),
-    ],
-}
 C_GRID = (0.01, 0.1, 1.0, 10.0)
 MLP_HIDDEN = 32
 MLP_ALPHAS = (1e-2, 1.0)
