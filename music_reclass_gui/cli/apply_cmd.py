@@ -23,6 +23,7 @@ from music_reclass_gui.cli.progress import Progress
 from music_reclass_gui.cli.tags_cmd import printable
 from music_reclass_gui.core.decide import Proposal, decide_library
 from music_reclass_gui.core.errors import MusicReclassError, OrganizeError
+from music_reclass_gui.core.organize import TagChange
 
 
 def _err(message: str) -> None:
@@ -42,10 +43,16 @@ def _tags_of(paths: list[Path]) -> dict[Path, Any]:
     return out
 
 
+def _guarded(path: Path, genres, row) -> TagChange:
+    """A tag change the writer refuses when the file is no longer the one the results describe."""
+    if row is None or row.size is None or row.mtime_ns is None:
+        return TagChange(path, tuple(genres))
+    return TagChange(path, tuple(genres), row.size, row.mtime_ns / 1e9)
+
+
 def run_apply(args: argparse.Namespace) -> int:
     from music_reclass_gui.cluster.results import read_results
     from music_reclass_gui.core.organize import (
-        TagChange,
         apply_tag_changes,
         execute_plan,
         plan_moves,
@@ -76,6 +83,7 @@ def run_apply(args: argparse.Namespace) -> int:
     # As `batch --write-tags` and `organize --by prediction`: the decision layer sees the tags of every file
     # on disk (albums, keep-existing) and the results of those classified.
     tags = _tags_of([r.audio_path for r in rows if r.audio_path.is_file()])
+    classified = {r.audio_path: r for r in current}
     decided: list[tuple[Path, Proposal]] = []
     for path, proposal in decide_library(current, tags, policy_from_args(args)).items():
         if proposal.auto and proposal.genres:
@@ -104,7 +112,9 @@ def run_apply(args: argparse.Namespace) -> int:
     if args.write_tags and decided:
         bar = Progress(len(decided), label="writing tags")
         try:
-            report = apply_tag_changes([TagChange(p, d.genres) for p, d in decided], progress=bar.callback)
+            # guarded by what was classified: a file changed after the check above is refused by the writer
+            changes = [_guarded(p, d.genres, classified.get(p)) for p, d in decided]
+            report = apply_tag_changes(changes, progress=bar.callback)
         except MusicReclassError as exc:  # e.g. another operation holds the journal lock
             _err(f"no tags written: {exc}")
             return EXIT_CANNOT_RUN
