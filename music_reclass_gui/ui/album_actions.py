@@ -7,10 +7,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QInputDialog, QMenuBar
+from PySide6.QtWidgets import QMenuBar
 
 from music_reclass_gui.core.albums import Album
-from music_reclass_gui.core.review import parse_genres
+from music_reclass_gui.ui.review_actions import ask_genre
 
 if TYPE_CHECKING:
     from music_reclass_gui.ui.main_window import MainWindow
@@ -87,19 +87,9 @@ class AlbumActions:
             return
         session = self.window.controller.session
         first = next((session.item(p).album for p in albums[0].tracks if session.item(p).album), None)
-        choices = [c.genre for c in first.top] if first is not None else []
-        choices += [
-            g for g in sorted(self.window.controller.vocabulary, key=str.casefold) if g not in choices
-        ]
-        text, ok = QInputDialog.getItem(
-            self.window,
-            "Album genre",
-            f"Genre for {len(albums)} album(s) (separate several with ;):",
-            choices,
-            0,
-            True,
-        )
-        if ok and parse_genres(text):
+        leading = [c.genre for c in first.top] if first is not None else []
+        text = ask_genre(self.window, "Album genre", f"Genre for {len(albums)} album(s)", leading)
+        if text is not None:
             self.set_album_genres(albums, text)
 
     def set_album_genres(self, albums: list[Album], text: str) -> None:

@@ -105,19 +105,9 @@ class ReviewActions:
             view.setCurrentIndex(index)
             view.edit(index)
             return
-        choices = list(dict.fromkeys(p.genre for i in items for p in i.predictions))
-        choices += [
-            g for g in sorted(self.window.controller.vocabulary, key=str.casefold) if g not in choices
-        ]
-        text, ok = QInputDialog.getItem(
-            self.window,
-            "Edit genre",
-            f"Genre for {len(items)} tracks (separate several with ;):",
-            choices,
-            0,
-            True,
-        )
-        if ok and parse_genres(text):
+        leading = list(dict.fromkeys(p.genre for i in items for p in i.predictions))
+        text = ask_genre(self.window, "Edit genre", f"Genre for {len(items)} tracks", leading)
+        if text is not None:
             self.set_genres(items, text)
 
     def set_genres(self, items: list[ReviewItem], text: str) -> None:
@@ -135,3 +125,13 @@ class ReviewActions:
             f"Accepted {len(paths)} proposal(s) at or above {threshold:.0%}. Press Apply (Ctrl+Enter) to write them.",
             "ok" if paths else "info",
         )
+
+
+def ask_genre(window: MainWindow, title: str, what: str, leading: list[str]) -> str | None:
+    """Ask for one or more genres: the model's candidates first, then the whole vocabulary, free text
+    allowed. None when cancelled or left blank."""
+    choices = leading + [
+        g for g in sorted(window.controller.vocabulary, key=str.casefold) if g not in leading
+    ]
+    text, ok = QInputDialog.getItem(window, title, f"{what} (separate several with ;):", choices, 0, True)
+    return text if ok and parse_genres(text) else None
