@@ -7,8 +7,21 @@ import json
 import os
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+
+@dataclass(kw_only=True)
+class CardText:
+    """What a training run says about itself on its model card; the CLI fills it from the dataset policy.
+    Keyword-only, so each run's own required fields (name, out_dir, ...) can come first."""
+
+    description: str = ""
+    source: str = ""
+    licence: str = ""
+    training_data: str = ""
+    reproduce: str = ""
 
 
 def log(msg: str) -> None:

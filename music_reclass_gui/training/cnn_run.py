@@ -18,7 +18,7 @@ from music_reclass_gui.training.calibrate import (
     fit_temperature,
     softmax,
 )
-from music_reclass_gui.training.cards import log, publish, weights_filename
+from music_reclass_gui.training.cards import CardText, log, publish, weights_filename
 from music_reclass_gui.training.datasets import (
     AudioItem,
     DatasetError,
@@ -34,7 +34,7 @@ from music_reclass_gui.training.train import CNNConfig, Progress, train_cnn
 
 
 @dataclass
-class CNNRun:
+class CNNRun(CardText):
     name: str
     out_dir: Path
     folds: int = 0  # >= 2: k-fold CV figures (costly); 0: use the split / a seeded 20 % hold-out
@@ -44,11 +44,6 @@ class CNNRun:
     resume: bool = False
     progress: bool = True
     device: str = "cpu"
-    description: str = ""
-    source: str = ""
-    licence: str = ""
-    training_data: str = ""
-    reproduce: str = ""
 
 
 def decode_items(

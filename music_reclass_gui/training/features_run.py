@@ -31,7 +31,7 @@ from music_reclass_gui.training.calibrate import (
     fit_temperature,
     softmax,
 )
-from music_reclass_gui.training.cards import log, publish, weights_filename
+from music_reclass_gui.training.cards import CardText, log, publish, weights_filename
 from music_reclass_gui.training.datasets import (
     DatasetError,
     FeatureTable,
@@ -261,7 +261,7 @@ def _fit_final(
 
 
 @dataclass
-class FeaturesRun:
+class FeaturesRun(CardText):
     name: str
     out_dir: Path
     extractor: str | None  # "gtzan57" / "fma518": the app can run it on audio; None: CSV-only features
@@ -274,11 +274,6 @@ class FeaturesRun:
     gbm: bool = False
     resume: bool = False
     progress: bool = True
-    description: str = ""
-    source: str = ""
-    licence: str = ""
-    training_data: str = ""
-    reproduce: str = ""
     notes: dict[str, Any] = field(default_factory=dict)
     holdout_audio: Path | None = None  # DIR/<genre>/ audio: the final model is checked on files it never saw
 

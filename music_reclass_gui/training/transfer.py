@@ -36,7 +36,7 @@ from music_reclass_gui.training.calibrate import (
     fit_temperature,
     softmax,
 )
-from music_reclass_gui.training.cards import log, weights_filename, write_card
+from music_reclass_gui.training.cards import CardText, log, weights_filename, write_card
 from music_reclass_gui.training.datasets import (
     AudioItem,
     DatasetError,
@@ -243,7 +243,7 @@ def fold_index(splits: Sequence[Split], n: int) -> np.ndarray:
 
 
 @dataclass
-class HeadRun:
+class HeadRun(CardText):
     name: str
     out_dir: Path
     inputs: str = "auto"  # a key of INPUT_SETS, or "auto" (chosen by CV)
@@ -253,11 +253,6 @@ class HeadRun:
     seed: int = 0
     progress: bool = True
     use_cache: bool = True
-    description: str = ""
-    source: str = ""
-    licence: str = ""
-    training_data: str = ""
-    reproduce: str = ""
     notes: dict[str, Any] = field(default_factory=dict)
 
 
