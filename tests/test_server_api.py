@@ -371,7 +371,7 @@ def test_serve_refuses_a_public_address_without_a_token(capsys, library):
     assert main(["serve", "--host", "0.0.0.0", "--library", str(library)]) == 2
     err = capsys.readouterr().err
     assert "refusing to listen on 0.0.0.0 without --token" in err
-    assert main(["serve", "--library", str(library / "nope")]) == 2
+    assert main(["serve", "--library", str(library / "nope")]) == 3  # cannot run: the folder is unusable
     assert "not a folder" in capsys.readouterr().err
 
 

@@ -138,6 +138,6 @@ def test_listen_explains_bad_input(tmp_path, capsys):
 
 
 def test_listen_names_a_missing_sound_card_input(capsys):
-    assert main(["listen", "--input", "no-such-card-42", "--device", "cpu"]) == 2
+    assert main(["listen", "--input", "no-such-card-42", "--device", "cpu"]) == 3  # cannot run
     err = capsys.readouterr().err
     assert "--input" in err and ("no-such-card-42" in err or "sounddevice" in err)

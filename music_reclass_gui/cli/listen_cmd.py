@@ -1,7 +1,8 @@
 """`listen`: what genre is playing now — a file played in real time, or a sound card — one line per update.
 
-The rolling estimate is the same code the server's WS /api/stream uses (inference/stream.py). Exit codes:
-0 done, 1 the audio could not be read, 2 the model/device/input could not be used.
+The rolling estimate is the same code the server's WS /api/stream uses (inference/stream.py). Exit codes
+(cli/exit_codes.py): 0 done, 1 the audio could not be read, 2 a bad option value (--window, --hop, --speed),
+3 the model, device or sound-card input could not be used.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-EXIT_AUDIO = 1
-EXIT_SETUP = 2
+from music_reclass_gui.cli.exit_codes import EXIT_CANNOT_RUN, EXIT_FILES_FAILED, EXIT_USAGE
+
 CHUNK_S = 0.25
 
 
@@ -67,11 +68,11 @@ def run_listen(args: argparse.Namespace) -> int:
         print(
             "music-reclass: --window must be 10-30 s and --hop more than 0 and at most 3 s", file=sys.stderr
         )
-        return EXIT_SETUP
+        return EXIT_USAGE
     speed = 0.0 if args.realtime == "off" else args.speed
     if speed < 0:
         print("music-reclass: --speed must be 0 or more", file=sys.stderr)
-        return EXIT_SETUP
+        return EXIT_USAGE
     if args.input is not None:
         try:
             import sounddevice  # noqa: F401
@@ -81,12 +82,12 @@ def run_listen(args: argparse.Namespace) -> int:
                 "pip install sounddevice, or pass a FILE",
                 file=sys.stderr,
             )
-            return EXIT_SETUP
+            return EXIT_CANNOT_RUN
     try:
         clf = Classifier(args.model, device=args.device, use_cache=False)
     except ModelError as exc:
         print(f"music-reclass: {exc}", file=sys.stderr)
-        return EXIT_SETUP
+        return EXIT_CANNOT_RUN
 
     def show(update: Any) -> None:
         print(_line(update, args.json), flush=True)
@@ -97,11 +98,11 @@ def run_listen(args: argparse.Namespace) -> int:
         else:
             roll = _listen_file(clf, args, speed, show)
         if roll is None:
-            return EXIT_SETUP
+            return EXIT_CANNOT_RUN
         show(roll.finish())
     except DecodeError as exc:
         print(f"music-reclass: {exc}", file=sys.stderr)
-        return EXIT_AUDIO
+        return EXIT_FILES_FAILED
     return 0
 
 

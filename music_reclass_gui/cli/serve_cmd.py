@@ -1,7 +1,8 @@
 """`serve`: the web server (JSON API, web page, monitoring, live stream) — needs the `server` extra.
 
 Loopback only by default; any other address needs --token (clients send `Authorization: Bearer TOKEN`).
-Exit codes: 0 stopped normally, 2 refused (unsafe bind, missing extra, bad library, unusable model).
+Exit codes (cli/exit_codes.py): 0 stopped normally, 2 usage (a public address without --token, a bad --port),
+3 cannot run (the server extra missing, a --library that is not a folder, an unusable model).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-EXIT_REFUSED = 2
+from music_reclass_gui.cli.exit_codes import EXIT_CANNOT_RUN, EXIT_USAGE
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -59,19 +60,19 @@ def run_serve(args: argparse.Namespace) -> int:
             f"music-reclass: serve needs the server extra ({exc.name} is missing): pip install -e '.[server]'",
             file=sys.stderr,
         )
-        return EXIT_REFUSED
+        return EXIT_CANNOT_RUN
     try:
         check_bind(args.host, args.token)
-    except UnsafeBindError as exc:
+    except UnsafeBindError as exc:  # a public address needs --token: an option combination, so usage
         print(f"music-reclass: {exc}", file=sys.stderr)
-        return EXIT_REFUSED
+        return EXIT_USAGE
     for lib in args.library:
         if not lib.is_dir():
             print(f"music-reclass: --library {lib}: not a folder", file=sys.stderr)
-            return EXIT_REFUSED
+            return EXIT_CANNOT_RUN
     if not 1 <= args.port <= 65535:
         print(f"music-reclass: --port {args.port}: must be 1-65535", file=sys.stderr)
-        return EXIT_REFUSED
+        return EXIT_USAGE
     config = ServerConfig(
         libraries=args.library,
         token=args.token or None,
@@ -88,7 +89,7 @@ def run_serve(args: argparse.Namespace) -> int:
             find_card(args.model)
         except ModelError as exc:
             print(f"music-reclass: {exc}", file=sys.stderr)
-            return EXIT_REFUSED
+            return EXIT_CANNOT_RUN
     print(
         f"music-reclass: serving {', '.join(map(str, config.libraries)) or 'no library (uploads only)'} "
         f"at http://{args.host}:{args.port}/",
