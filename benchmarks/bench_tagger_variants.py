@@ -26,7 +26,6 @@ import os
 import resource
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -196,7 +195,9 @@ def per_track(
     return out
 
 
-def torch_reference(work: Path, patches: dict[str, np.ndarray]) -> dict[str, dict[str, dict[str, np.ndarray]]]:
+def torch_reference(
+    work: Path, patches: dict[str, np.ndarray]
+) -> dict[str, dict[str, dict[str, np.ndarray]]]:
     """Float PyTorch features per tagger per track (today's plan), cached in ``work``."""
     import pickle
 
@@ -270,7 +271,12 @@ def time_patches(sess, patches: np.ndarray, batch: int = 8, repeat: int = 1) -> 
 
 def child_timing(graph: Path, sample: Path, **kw) -> dict:
     """Time a session in a fresh process, so its peak RSS is its own."""
-    cmd = [sys.executable, __file__, "--child", json.dumps({"graph": str(graph), "sample": str(sample), **kw})]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        json.dumps({"graph": str(graph), "sample": str(sample), **kw}),
+    ]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -322,35 +328,66 @@ def main() -> None:
         options_table(work / "sample.npy")
 
 
+def float_v1_graphs(work: Path) -> dict[str, Path]:
+    """The float graphs as export version 1 wrote them (torch's export as is: the baseline of issue 15)."""
+    import torch
+
+    from music_reclass_gui.inference.backends import export_onnx
+    from music_reclass_gui.inference.extractors import file_digest
+    from music_reclass_gui.inference.networks.musicnn import load_musicnn
+
+    out = {}
+    for name, stem in TAGGERS.items():
+        out[name] = work / f"{stem}.v1.onnx"
+        if not out[name].is_file():
+            net = load_musicnn(name, MODELS, torch.device("cpu"))
+            export_onnx(net, out[name], file_digest(MODELS / f"{stem}.pt"), optimise=False)
+    return out
+
+
 def variants_table(work: Path, today, ref, ref_top1, sample: Path) -> None:
     sys.path.insert(0, str(ROOT / "tools"))
     from quantize_onnx import VARIANTS, quantize
 
     calib = calibration_patches(today)
-    rows = []
-    for variant in ["float", *VARIANTS]:
-        feats, timing = {}, {"t2": [], "t1": []}
+    v1 = float_v1_graphs(work)
+    graphs: dict[str, dict[str, Path]] = {
+        "float, export v1": v1,
+        "float, export v2": {n: MODELS / f"{s}.onnx" for n, s in TAGGERS.items()},
+    }
+    for variant, kw in VARIANTS.items():
+        graphs[f"int8 {variant}"] = {}
         for name, stem in TAGGERS.items():
-            graph = MODELS / f"{stem}.onnx"
-            if variant != "float":
-                graph = work / f"{stem}.{variant}.onnx"
-                if not graph.is_file():
-                    quantize(MODELS / f"{stem}.onnx", graph, calib, variant=variant, **VARIANTS[variant])
+            graph = work / f"{stem}.{variant}.int8.onnx"
+            if not graph.is_file():
+                quantize(MODELS / f"{stem}.onnx", graph, calib, variant=variant, **kw)
+            graphs[f"int8 {variant}"][name] = graph
+    shipped = {n: MODELS / f"{s}.int8.onnx" for n, s in TAGGERS.items()}
+    if all(p.is_file() for p in shipped.values()):
+        graphs["int8 shipped (models/)"] = shipped
+    rows = []
+    for label, per_tagger in graphs.items():
+        feats, timing = {}, {"t2": [], "t1": []}
+        for name, graph in per_tagger.items():
             sess = ort_session(graph, threads=2)
             feats[name] = per_track(lambda x, s=sess: run_session(s, x), today)
-            timing["t2"].append(child_timing(graph, sample, threads=2)["cpu_s_per_patch"])
-            timing["t1"].append(child_timing(graph, sample, threads=1)["cpu_s_per_patch"])
+            timing["t2"].append(child_timing(graph, sample, threads=2, repeat=2)["cpu_s_per_patch"])
+            timing["t1"].append(child_timing(graph, sample, threads=1, repeat=2)["cpu_s_per_patch"])
         diff = max(np.abs(feats[n][k]["tags"] - ref[n][k]["tags"]).max() for n in TAGGERS for k in today)
         lib, gtz, changed = agreement(broad_top1(feats), ref_top1)
-        rows.append((variant, np.mean(timing["t2"]), np.mean(timing["t1"]), diff, lib, gtz, changed))
-        print(f"  done {variant} (load {loadavg()})", flush=True)
+        rows.append((label, np.mean(timing["t2"]), np.mean(timing["t1"]), diff, lib, gtz, changed))
+        print(f"  done {label} (load {loadavg()})", flush=True)
     f2, f1 = rows[0][1], rows[0][2]
-    print(f"\nvariants (load average {loadavg()}); CPU-s per patch = mean of the two taggers")
-    print(f"{'graph':<22}{'2 thr':>9}{'ratio':>7}{'1 thr':>9}{'ratio':>7}{'max|dtag|':>11}{'lib top1':>10}{'gtzan':>8}")
+    print(
+        f"\nvariants (load average {loadavg()}); CPU-s per patch = mean of the two taggers; ratio vs export v1"
+    )
+    print(
+        f"{'graph':<26}{'2 thr':>9}{'ratio':>7}{'1 thr':>9}{'ratio':>7}{'max|dtag|':>11}{'lib top1':>10}{'gtzan':>8}"
+    )
     for v, t2, t1, d, lib, gtz, changed in rows:
-        print(f"{v:<22}{t2:>9.4f}{t2 / f2:>7.2f}{t1:>9.4f}{t1 / f1:>7.2f}{d:>11.4f}{lib:>10}{gtz:>8}")
+        print(f"{v:<26}{t2:>9.4f}{t2 / f2:>7.2f}{t1:>9.4f}{t1 / f1:>7.2f}{d:>11.4f}{lib:>10}{gtz:>8}")
         for c in changed:
-            print(f"{'':<24}{c}")
+            print(f"{'':<28}{c}")
 
 
 def calibration_patches(today: dict[str, np.ndarray]) -> np.ndarray:
@@ -386,7 +423,10 @@ def plans_table(waves, today) -> None:
     print(f"\nclip plans, tracks <= 31 s ({n_lib} library + {len(short_tracks) - n_lib} GTZAN)")
     print(f"{'plan':<20}{'patches/track':>14}{'lib same':>10}{'gtzan same':>12}")
     for label, keep in CLIP_PLANS.items():
-        pats = {k: today[k] if keep is None else today[k][[i for i in keep if i < len(today[k])]] for k in short_tracks}
+        pats = {
+            k: today[k] if keep is None else today[k][[i for i in keep if i < len(today[k])]]
+            for k in short_tracks
+        }
         top1 = broad_top1(feats_of(pats))
         lib = [k for k in short_tracks if "/library/" in k]
         gtz = [k for k in short_tracks if "/gtzan/" in k]
@@ -401,10 +441,9 @@ def plans_table(waves, today) -> None:
 
 
 def options_table(sample: Path) -> None:
-    graph = MODELS / "msd_musicnn.onnx"
     configs = [
         ("2 thr, ALL, batch 8 (today)", {"threads": 2}),
-        ("1 thr, ALL, batch 8", {"threads": 1}),
+        ("1 thr", {"threads": 1}),
         ("2 thr, EXTENDED", {"threads": 2, "level": "extended"}),
         ("2 thr, denormal as zero", {"threads": 2, "daz": True}),
         ("2 thr, NHWC transform off", {"threads": 2, "nhwc": False}),
@@ -412,12 +451,20 @@ def options_table(sample: Path) -> None:
         ("2 thr, batch 16", {"threads": 2, "batch": 16}),
         ("2 thr, batch 32", {"threads": 2, "batch": 32}),
     ]
-    rows = [(label, child_timing(graph, sample, **kw)) for label, kw in configs]
-    base = rows[0][1]["cpu_s_per_patch"]
-    print(f"\nORT session options, float msd graph (load average {loadavg()})")
-    print(f"{'options':<30}{'CPU-s/patch':>12}{'ratio':>7}{'peak RSS MB':>13}")
-    for label, r in rows:
-        print(f"{label:<30}{r['cpu_s_per_patch']:>12.4f}{r['cpu_s_per_patch'] / base:>7.2f}{r['rss_mb']:>13.0f}")
+    graphs = {"float v2": MODELS / "msd_musicnn.onnx", "int8": MODELS / "msd_musicnn.int8.onnx"}
+    graphs = {k: g for k, g in graphs.items() if g.is_file()}
+    print(f"\nORT session options, msd-musicnn graphs (load average {loadavg()}); ratio vs the first row")
+    print(f"{'options':<30}" + "".join(f"{k + ' CPU-s':>15}{'ratio':>7}{'RSS MB':>8}" for k in graphs))
+    rows = [
+        (label, [child_timing(g, sample, repeat=2, **kw) for g in graphs.values()]) for label, kw in configs
+    ]
+    base = [r["cpu_s_per_patch"] for r in rows[0][1]]
+    for label, rs in rows:
+        cells = "".join(
+            f"{r['cpu_s_per_patch']:>15.4f}{r['cpu_s_per_patch'] / b:>7.2f}{r['rss_mb']:>8.0f}"
+            for r, b in zip(rs, base, strict=True)
+        )
+        print(f"{label:<30}{cells}")
 
 
 if __name__ == "__main__":

@@ -91,14 +91,34 @@ def test_stale_graph_is_never_run():
             backends.make_runner("onnx", cpu, graph, "not-these-weights", lambda: net)
 
 
+def test_int8_backend_runs_the_int8_graph_and_auto_keeps_float():
+    """onnx-int8 runs models/<stem>.int8.onnx (paired with its weights like the float graph); auto never picks it."""
+    if "onnx-int8" not in FAST_BACKENDS:
+        pytest.skip("ONNX Runtime is not installed")
+    card = find_card("msd-musicnn")
+    int8 = backends.int8_graph_path(backends.onnx_graph_path(card.weights))
+    if not int8.is_file():
+        pytest.skip(f"no int8 graph shipped ({int8.name}; tools/quantize_onnx.py writes it)")
+    runner = _extractor("msd-musicnn", "onnx-int8").runner
+    assert runner.name == "onnx-int8"
+    assert runner.metadata.get("quantization", "").startswith("int8")
+    assert _extractor("msd-musicnn", "auto").runner.name == "onnx"
+    net = _extractor("msd-musicnn", "torch").net
+    with pytest.raises(ModelError, match="no int8 graph quantised from these weights"):
+        backends.make_runner(
+            "onnx-int8", torch.device("cpu"), backends.onnx_graph_path(card.weights), "not-these", lambda: net
+        )
+
+
 def test_unknown_backend_is_a_clear_error():
     with pytest.raises(ModelError, match="unknown backend 'tpu'"):
         Classifier("msd-musicnn", backend="tpu", use_cache=False)
 
 
-def test_onnx_backend_refuses_a_gpu():
+@pytest.mark.parametrize("backend", ["onnx", "onnx-int8"])
+def test_onnx_backend_refuses_a_gpu(backend):
     with pytest.raises(ModelError, match="CPU only"):
-        backends.make_runner("onnx", torch.device("cuda"), None, "x", lambda: None)
+        backends.make_runner(backend, torch.device("cuda"), None, "x", lambda: None)
 
 
 def test_both_taggers_share_one_front_end(tmp_path, monkeypatch):

@@ -1,6 +1,6 @@
 """Static int8 quantisation of a shipped musicnn ONNX graph (issue 15): models/<stem>.onnx -> models/<stem>.int8.onnx.
 
-    python tools/quantize_onnx.py [--variant qdq-conv] [--calib-patches 256] [msd_musicnn mtt_musicnn]
+    python tools/quantize_onnx.py [--variant timbral] [--calib-patches 256] [msd_musicnn mtt_musicnn]
 
 Calibration data are log-mel patches of the shared clips (../shared/data: the library under the app's excerpt
 plan and the GTZAN clips, every non-overlapping 3 s patch), a fixed random subset (seed 0), so the command is
@@ -23,20 +23,24 @@ QUANT_KEY = "quantization"
 
 # name -> quantize() keyword arguments
 VARIANTS: dict[str, dict] = {
-    "qdq-all": {"fmt": "qdq", "ops": ("Conv", "Gemm")},
-    "qdq-conv": {"fmt": "qdq", "ops": ("Conv",)},
-    "qdq-conv-u8u8": {"fmt": "qdq", "ops": ("Conv",), "weight": "u8"},
-    "qop-conv": {"fmt": "qop", "ops": ("Conv",)},
-    "qdq-timbral-only": {"fmt": "qdq", "ops": ("Conv",), "only": ("/timbral.",)},
-    "qdq-timbral-maxq": {"fmt": "qdq", "ops": ("Conv",), "only": ("/timbral.",), "max_int8": True},
-    "qdq-timbral-mid-maxq": {"fmt": "qdq", "ops": ("Conv",), "only": ("/timbral.", "/mid."), "max_int8": True},
+    "conv+dense": {"fmt": "qdq", "ops": ("Conv", "Gemm")},
+    "conv": {"fmt": "qdq", "ops": ("Conv",)},
+    "conv-u8u8": {"fmt": "qdq", "ops": ("Conv",), "weight": "u8"},
+    "conv-qoperator": {"fmt": "qop", "ops": ("Conv",)},
+    "timbral+mid": {"fmt": "qdq", "ops": ("Conv",), "only": ("/timbral.", "/mid."), "max_int8": True},
+    # The default: only the two timbral convs (about 60 % of the float graph's time) in int8. Quantising the
+    # temporal convs too was slower (one input channel, a tall kernel: int8 im2col plus (de)quantising a
+    # (B, 64, T, 96) map cost more than it saved), and the mid-end or dense layers in int8 cost accuracy.
+    "timbral": {"fmt": "qdq", "ops": ("Conv",), "only": ("/timbral.",), "max_int8": True},
 }
+DEFAULT_VARIANT = "timbral"
 
 
 def max_before_dequantize(model) -> int:
-    """Rewrite ``Q -> DQ -> ReduceMax`` as ``Q -> ReduceMax -> DQ``: exact (dequantising with one positive
-    scale is monotonic, so the max commutes with it), and the max then reads uint8 instead of a float copy of
-    the whole (B, C, T, F') conv output - the dequantise alone was about 15 % of the int8 graph's time."""
+    """Rewrite ``Q -> DQ -> max`` (ReduceMax, or the MaxPool of backends.pool_frequency_max) as
+    ``Q -> max -> DQ``: exact (dequantising with one positive scale is monotonic, so the max commutes with
+    it), and the max then reads uint8 instead of a float copy of the whole (B, C, T, F') conv output - that
+    dequantise alone was about 15 % of the int8 graph's time. Returns how many were moved."""
     g = model.graph
     nodes = list(g.node)
     consumers: dict[str, list] = {}
@@ -48,7 +52,12 @@ def max_before_dequantize(model) -> int:
     for dq in [n for n in nodes if n.op_type == "DequantizeLinear"]:
         users = consumers.get(dq.output[0], [])
         q = producer.get(dq.input[0])
-        if len(users) != 1 or users[0].op_type != "ReduceMax" or q is None or q.op_type != "QuantizeLinear":
+        if (
+            len(users) != 1
+            or users[0].op_type not in ("ReduceMax", "MaxPool")
+            or q is None
+            or q.op_type != "QuantizeLinear"
+        ):
             continue
         rmax = users[0]
         max_out = rmax.output[0]
@@ -130,7 +139,7 @@ def quantize(
     del q.metadata_props[:]
     for prop in src.metadata_props:
         q.metadata_props.add(key=prop.key, value=prop.value)
-    q.metadata_props.add(key=QUANT_KEY, value=variant or f"int8-{fmt}")
+    q.metadata_props.add(key=QUANT_KEY, value=f"int8-{fmt} {variant}".strip())
     onnx.save(q, str(out))
 
 
@@ -148,7 +157,9 @@ def shared_patches(limit: int, seed: int = 0) -> np.ndarray:
     files = [t.path for t in scan(data / "library", read_tags=False)]
     files += sorted((data / "gtzan" / "clips").glob("*/*.wav"))
     card = find_card("msd-musicnn")
-    ext = MusicnnExtractor("msd-musicnn", card.path.parent, card.weights, torch.device("cpu"), backend="torch")
+    ext = MusicnnExtractor(
+        "msd-musicnn", card.path.parent, card.weights, torch.device("cpu"), backend="torch"
+    )
     pool = np.concatenate([ext.prepare([decode_excerpts(f, 16000)])[0].numpy() for f in files])
     rng = np.random.default_rng(seed)
     return pool[np.sort(rng.choice(len(pool), size=min(limit, len(pool)), replace=False))]
@@ -157,7 +168,7 @@ def shared_patches(limit: int, seed: int = 0) -> np.ndarray:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("stems", nargs="*", default=["msd_musicnn", "mtt_musicnn"])
-    ap.add_argument("--variant", default="qdq-conv", choices=sorted(VARIANTS))
+    ap.add_argument("--variant", default=DEFAULT_VARIANT, choices=sorted(VARIANTS))
     ap.add_argument("--calib-patches", type=int, default=256)
     ap.add_argument("--models", type=Path, default=ROOT / "models")
     args = ap.parse_args()
