@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # this checkout's package, not another installed copy
 QUANT_KEY = "quantization"
 
 # name -> quantize() keyword arguments
@@ -139,7 +140,9 @@ def quantize(
             calibrate_method=CalibrationMethod.MinMax if method == "minmax" else CalibrationMethod.Percentile,
             extra_options={"CalibPercentile": 99.999, **(extra or {})},
         )
-    q = onnx.load(str(out))
+    from music_reclass_gui.inference.backends import prune_opsets
+
+    q = prune_opsets(onnx.load(str(out)))
     if max_int8:
         max_before_dequantize(q)
     del q.metadata_props[:]
@@ -153,7 +156,6 @@ def shared_patches(limit: int, seed: int = 0) -> np.ndarray:
     """``limit`` random log-mel patches of the shared library + GTZAN clips under the app's excerpt plan."""
     import torch
 
-    sys.path.insert(0, str(ROOT))
     from music_reclass_gui.core.library import scan
     from music_reclass_gui.inference.excerpts import decode_excerpts
     from music_reclass_gui.inference.extractors import MusicnnExtractor

@@ -209,7 +209,7 @@ def export_onnx(net: Any, graph: Path, digest: str, optimise: bool = True) -> No
     model = onnx.load(str(tmp))
     if optimise:
         fold_constants(tmp, tmp)
-        model = pool_frequency_max(onnx.load(str(tmp)))
+        model = prune_opsets(pool_frequency_max(onnx.load(str(tmp))))
     version = ONNX_EXPORT_VERSION if optimise else "1"
     for key, value in ((ONNX_DIGEST_KEY, digest), (ONNX_VERSION_KEY, version)):
         entry = model.metadata_props.add()
@@ -217,6 +217,15 @@ def export_onnx(net: Any, graph: Path, digest: str, optimise: bool = True) -> No
     onnx.checker.check_model(model)
     onnx.save(model, str(tmp))
     os.replace(tmp, graph)
+
+
+def prune_opsets(model: Any) -> Any:
+    """Drop the opset imports no node uses (ONNX Runtime's optimiser declares all of its own domains)."""
+    used = {n.domain for n in model.graph.node} | {""}
+    kept = [o for o in model.opset_import if o.domain in used]
+    del model.opset_import[:]
+    model.opset_import.extend(kept)
+    return model
 
 
 def fold_constants(src: Path, dst: Path) -> None:
