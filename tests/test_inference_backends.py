@@ -143,3 +143,36 @@ def test_both_taggers_share_one_front_end(tmp_path, monkeypatch):
         apart = list(extract_features(paths, [ext], jobs=1, batch_tracks=3))
         for a, b in zip(together, apart, strict=True):
             assert np.array_equal(a.features[ext.key]["tags"], b.features[ext.key]["tags"])
+
+
+def test_frequency_max_rewrite_is_exact():
+    """pool_frequency_max (export v2) turns ReduceMax over frequency into a padded-channel MaxPool with the
+    same output, bit for bit (a 5-channel conv is padded to 16 channels and sliced back)."""
+    onnx = pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((5, 1, 3, 4)).astype(np.float32)
+    b = rng.standard_normal(5).astype(np.float32)
+    graph = helper.make_graph(
+        [
+            helper.make_node("Conv", ["x", "w", "b"], ["y"], name="/timbral.0/Conv", kernel_shape=[3, 4]),
+            helper.make_node("ReduceMax", ["y"], ["z"], name="/timbral.0/ReduceMax", axes=[3], keepdims=0),
+        ],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 1, 12, 96])],
+        [helper.make_tensor_value_info("z", TensorProto.FLOAT, ["batch", 5, 10])],
+        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    x = rng.standard_normal((2, 1, 12, 96)).astype(np.float32)
+
+    def run(m):
+        sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+        return sess.run(None, {"x": x})[0]
+
+    before = run(model)
+    rewritten = backends.pool_frequency_max(onnx.load_from_string(model.SerializeToString()))
+    assert "ReduceMax" not in {n.op_type for n in rewritten.graph.node}
+    assert np.array_equal(run(rewritten), before)
