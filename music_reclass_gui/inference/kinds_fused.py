@@ -24,10 +24,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import torch
 
 from music_reclass_gui.core.errors import ModelError
 from music_reclass_gui.core.genres import load_genre_map
+from music_reclass_gui.inference.device import Device
 from music_reclass_gui.inference.extractors import musicnn_extractor
 from music_reclass_gui.inference.heads import Head, head_input
 from music_reclass_gui.inference.registry import ModelCard, register_kind
@@ -46,7 +46,7 @@ def logit(p: np.ndarray | float) -> np.ndarray:
 class FusedGenreModel:
     """A genre model (registry protocol) with independent per-genre probabilities (see module doc)."""
 
-    def __init__(self, card: ModelCard, device: torch.device) -> None:
+    def __init__(self, card: ModelCard, device: Device) -> None:
         if card.weights is None:
             raise ModelError(card.path, f"a {KIND!r} model card needs a 'weights' head file")
         self.name = card.name
