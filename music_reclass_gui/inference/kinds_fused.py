@@ -15,10 +15,11 @@ Card::
 
 For genre g: ``z_g = c_g + [g in head] (a * log p_head(g) + d * logit(o)) + [g has evidence] (b * logit(s_g) + e)``
 where ``s_g`` is the highest tagger score among g's evidence labels and ``o`` the highest among genres the
-head does not know. Two optional terms: ``+ [g not in gtzan_like_labels] w * log(sum of the head's
-probabilities over gtzan_like_labels)`` (how much the track looks like one of the head's GTZAN genres),
-and ``+ [g has evidence, not in head] (b2 * logit(s_g) + e2)``. ``p_g = sigmoid(z_g)`` is the calibrated probability that g is one of the track's genres
-(``ModelOutput.label_probs``); ``probs`` is the same vector normalised to sum to 1, for callers that want one
+head does not know. Two optional terms (absent: 0): ``+ [g not in gtzan_like_labels] w * log(sum of the
+head's probabilities over gtzan_like_labels)`` (how much the track looks like one of the head's GTZAN
+genres), and ``+ [g has evidence, not in head] (b2 * logit(s_g) + e2)`` (tagger-only genres weigh their
+evidence on their own). ``p_g = sigmoid(z_g)`` is the calibrated probability that g is one of the track's
+genres (``ModelOutput.label_probs``); ``probs`` is the same vector normalised to sum to 1, for callers that want one
 distribution. ``tags`` holds the genre probabilities and every tagger score as ``"<tagger>:<label>"``.
 """
 
