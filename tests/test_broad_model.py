@@ -14,7 +14,8 @@ from music_reclass_gui.inference.registry import find_card
 from music_reclass_gui.training import broad
 from tests.conftest import SHARED_DATA, needs_shared_data, tone, write_audio
 
-# A real GTZAN jazz clip (a training clip) to which the shipped model gives two genres above 0.5.
+# A real GTZAN jazz clip (a training clip) to which the shipped model gives two strong genres (Jazz, and
+# Classical, which the taggers hear in this piano jazz) whose probabilities sum to more than 1.
 TWO_GENRE_TRACK = SHARED_DATA / "gtzan" / "clips" / "jazz" / "jazz.00000.wav"
 
 
@@ -37,14 +38,15 @@ def test_labels_are_every_genre_sorted_and_the_top_one_is_the_genre(default_clas
 
 
 @needs_shared_data
-def test_classify_multi_label_gives_a_real_track_two_genres_above_one_half(capsys):
+def test_classify_multi_label_gives_a_real_track_two_independent_genres(capsys):
     code = main(["classify", str(TWO_GENRE_TRACK), "--multi-label", "--floor", "0.05", "--device", "cpu"])
     (line,) = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.strip()]
     assert code == 0 and line["model"] == "broad"
     probs = [lab["probability"] for lab in line["labels"]]
     assert probs == sorted(probs, reverse=True) and min(probs) >= 0.05
-    assert line["labels"][0]["genre"] == line["genre"]
-    assert sum(p > 0.5 for p in probs) >= 2, line["labels"]
+    assert line["labels"][0]["genre"] == line["genre"] == "Jazz"
+    strong = [p for p in probs if p > 0.3]
+    assert len(strong) >= 2 and sum(strong) > 1.0, line["labels"]  # not one distribution over genres
 
 
 def test_a_single_label_model_says_it_has_no_labels(tmp_path, capsys):
@@ -113,3 +115,27 @@ def test_the_card_reports_out_of_fold_figures_and_calibration():
     assert sum(row["pairs"] for row in cal["reliability_after"]) == cal["pairs"]
     assert metrics["gtzan"]["n"] == 50 and "purged" in metrics["protocol"]
     assert card.reproduce.startswith("music-reclass train broad")
+
+
+def test_the_head_classes_are_balanced_then_electronic_boosted():
+    y = np.array([0, 0, 1, 10, 10, 10, 10])
+    w = broad.head_class_weight(y)
+    assert w[0] == pytest.approx(2.0) and w[1] == pytest.approx(4.0)
+    assert w[10] == pytest.approx(broad.HEAD_CLASS_BOOST["Electronic"])
+    assert w[0] * 2 == pytest.approx(w[1] * 1)  # equal total weight per class before the boost
+
+
+def test_gtzan_likeness_and_tagger_only_evidence_enter_only_their_genres():
+    n_g = len(broad.VOCABULARY)
+    head = np.full((2, len(broad.HEAD_GENRES)), 0.05)
+    head[0, broad.HEAD_GENRES.index("Jazz")] = 0.5
+    head[1, broad.HEAD_GENRES.index("Electronic")] = 0.5
+    ev = np.full((2, n_g), 0.3)
+    ev[:, [broad.VOCABULARY.index(g) for g in ("Disco", "Reggae")]] = np.nan
+    x = broad.pair_features(head, ev)
+    like, b2, e2 = x[..., 4 + n_g], x[..., 5 + n_g], x[..., 6 + n_g]
+    for j, g in enumerate(broad.VOCABULARY):
+        assert (like[:, j] != 0).all() == (g not in broad.GTZAN_GENRES)
+        assert (e2[:, j] == 1).all() == (g not in broad.HEAD_GENRES)
+        assert (b2[:, j] != 0).all() == (g not in broad.HEAD_GENRES)
+    assert like[1, broad.VOCABULARY.index("Folk")] < like[0, broad.VOCABULARY.index("Folk")]

@@ -16,10 +16,11 @@ from music_reclass_gui.core.errors import ModelError
 from music_reclass_gui.inference.frontend import (
     HOP_LENGTH,
     PATCH_FRAMES,
-    LogMelFrontend,
+    log_mel,
     patch_starts,
     split_patches,
 )
+from music_reclass_gui.inference.frontend_torch import LogMelFrontend
 from music_reclass_gui.inference.networks.musicnn import MSD_LABELS, MTT_LABELS, MusicnnTagger, load_musicnn
 from tests.conftest import SHARED_DATA, needs_shared_data
 
@@ -135,6 +136,9 @@ def test_patch_rule_every_non_overlapping_patch_from_start():
     short = split_patches(mel[:100])  # shorter than a patch: repeat-padded, as musicnn's training did
     assert short.shape == (1, PATCH_FRAMES, 96)
     assert torch.equal(short[0, 100:187], mel[:87])
+    # the numpy path (CPU, no torch) cuts the same patches
+    assert np.array_equal(split_patches(mel.numpy()), patches.numpy())
+    assert np.array_equal(split_patches(mel[:100].numpy()), short.numpy())
 
 
 @pytest.fixture(scope="module")
@@ -196,12 +200,17 @@ def _top10(model: MusicnnTagger, wave: np.ndarray) -> list[tuple[str, float]]:
 
 
 @needs_shared_data
-def test_frontend_matches_librosa_on_real_clip(reference_wave):
+@pytest.mark.parametrize("frontend", ["numpy", "torch"])
+def test_frontend_matches_librosa_on_real_clip(reference_wave, frontend):
+    """Both front ends (numpy on CPUs, torch on GPUs) compute musicnn's log-mel as librosa does."""
     ref = librosa.feature.melspectrogram(
         y=reference_wave, sr=16000, n_fft=512, hop_length=256, n_mels=96, pad_mode="reflect"
     ).T
     ref = np.log10(1 + 10000 * ref)
-    got = LogMelFrontend()(torch.from_numpy(reference_wave))[0].numpy()
+    if frontend == "numpy":
+        got = log_mel(reference_wave)[0]
+    else:
+        got = LogMelFrontend()(torch.from_numpy(reference_wave))[0].numpy()
     assert got.shape == ref.shape == (1 + reference_wave.size // 256, 96)
     np.testing.assert_allclose(got, ref, rtol=0, atol=5e-5)
 

@@ -5,14 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from music_reclass_gui.cli.argtypes import probability
 from music_reclass_gui.core.decide import DecisionPolicy
-
-
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 1")
-    return value
 
 
 def add_policy_args(p: argparse.ArgumentParser) -> None:
@@ -24,13 +18,13 @@ def add_policy_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--multi-genre", action="store_true", help="also write other genres reaching --threshold")
     g.add_argument(
         "--threshold",
-        type=_fraction,
+        type=probability,
         default=DecisionPolicy.threshold,
         help=f"probability an extra genre needs with --multi-genre (default {DecisionPolicy.threshold})",
     )
     g.add_argument(
         "--min-confidence",
-        type=_fraction,
+        type=probability,
         default=DecisionPolicy.min_confidence,
         help="leave files whose best genre is less likely than this unchanged (default 0: decide every file)",
     )

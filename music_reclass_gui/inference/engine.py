@@ -19,13 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from music_reclass_gui.core import audio
 from music_reclass_gui.core.errors import DecodeError, ModelError, MusicReclassError
 from music_reclass_gui.inference.backends import check_backend
 from music_reclass_gui.inference.cache import FeatureCache, FileKey, file_key
-from music_reclass_gui.inference.device import describe_device, pick_device
+from music_reclass_gui.inference.device import Device, describe_device, pick_device
 from music_reclass_gui.inference.excerpts import decode_excerpts, plan_excerpts
 from music_reclass_gui.inference.extractors import Extractor, Features
 from music_reclass_gui.inference.registry import load_model
@@ -264,7 +263,7 @@ class Classifier:
         jobs: int | None = None,
         backend: str = "auto",
     ) -> None:
-        self.device: torch.device = pick_device(device)
+        self.device: Device = pick_device(device)
         self.backend = check_backend(backend)
         self.device_description = describe_device(self.device)
         self.model_name = model or DEFAULT_MODEL

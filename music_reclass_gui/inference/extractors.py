@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-import torch
 
 from music_reclass_gui.core.errors import ModelError
 from music_reclass_gui.inference.backends import (
@@ -35,11 +34,15 @@ from music_reclass_gui.inference.frontend import (
     HOP_LENGTH,
     PATCH_FRAMES,
     SAMPLE_RATE,
+    log_mel,
     min_samples_for_frames,
     split_patches,
 )
 
 if TYPE_CHECKING:
+    import torch
+
+    from music_reclass_gui.inference.device import Device
     from music_reclass_gui.inference.networks.musicnn import MusicnnTagger
 
 Features = dict[str, np.ndarray]
@@ -68,7 +71,8 @@ class MusicnnExtractor:
     The network runs on a backend (backends.py: ONNX Runtime on a CPU when available, else PyTorch); the
     PyTorch network is only loaded when that backend needs it (or ``net`` is asked for). Both musicnn taggers
     share one log-mel front end (``frontend_key``): the engine computes the patches once per batch
-    (``prepare``) and hands them to every extractor with the same key.
+    (``prepare``) and hands them to every extractor with the same key. On a CPU the front end is numpy
+    (frontend.log_mel), so with ONNX Runtime nothing here imports torch; on a GPU it is the torch twin.
     """
 
     sample_rate = SAMPLE_RATE
@@ -79,7 +83,7 @@ class MusicnnExtractor:
         name: str,
         models_dir: Path,
         weights: Path | None,
-        device: torch.device,
+        device: Device | torch.device,
         batch_patches: int | None = None,
         backend: str = "auto",
     ) -> None:
@@ -108,8 +112,9 @@ class MusicnnExtractor:
 
     @property
     def frontend(self) -> torch.nn.Module:
-        """The log-mel front end (built on first use: a run served from the cache never needs it)."""
-        from music_reclass_gui.inference.frontend import LogMelFrontend
+        """The torch log-mel front end for a GPU (built on first use: a run served from the cache or on a CPU
+        never needs it)."""
+        from music_reclass_gui.inference.frontend_torch import LogMelFrontend
 
         with self._lock:
             if self._frontend is None:
@@ -118,7 +123,7 @@ class MusicnnExtractor:
 
     @property
     def labels(self) -> list[str]:
-        from music_reclass_gui.inference.networks.musicnn import tagger_labels
+        from music_reclass_gui.inference.networks.musicnn_labels import tagger_labels
 
         return tagger_labels(self.name, self.models_dir)
 
@@ -146,36 +151,56 @@ class MusicnnExtractor:
         n_patches = (1 + wave.size // HOP_LENGTH) // PATCH_FRAMES
         return wave[: n_patches * PATCH_FRAMES * HOP_LENGTH]
 
-    @torch.inference_mode()
-    def prepare(self, tracks: Sequence[Sequence[np.ndarray]]) -> list[torch.Tensor]:
-        """Log-mel patches (P_i, 187, 96) of every track, the front end batched over equal-length excerpts."""
+    def prepare(self, tracks: Sequence[Sequence[np.ndarray]]) -> list[np.ndarray | torch.Tensor]:
+        """Log-mel patches (P_i, 187, 96) of every track, the front end batched over equal-length excerpts:
+        numpy arrays on a CPU, tensors on the extractor's device otherwise."""
         groups: dict[int, list[tuple[int, np.ndarray]]] = {}
         for t, waves in enumerate(tracks):
             for w in waves:
                 w = self._prepare_wave(np.asarray(w, dtype=np.float32))
                 groups.setdefault(w.size, []).append((t, w))
-        per_track: list[list[torch.Tensor]] = [[] for _ in tracks]
+        on_cpu = self.device.type == "cpu"
+        per_track: list[list] = [[] for _ in tracks]
         for items in groups.values():
-            batch = torch.from_numpy(np.stack([w for _, w in items]))
-            if self.device.type == "cuda":
-                batch = batch.pin_memory()
-            batch = batch.to(self.device, non_blocking=True)
-            for (t, _), mel in zip(items, self.frontend(batch), strict=True):
+            batch = np.stack([w for _, w in items])
+            mels = log_mel(batch) if on_cpu else self._device_log_mel(batch)
+            for (t, _), mel in zip(items, mels, strict=True):
                 per_track[t].append(split_patches(mel))  # (P, 187, 96)
+        if on_cpu:
+            return [np.concatenate(p) for p in per_track]
+        import torch
+
         return [torch.cat(p) for p in per_track]
 
+    def _device_log_mel(self, batch: np.ndarray) -> torch.Tensor:
+        import torch
+
+        with torch.inference_mode():
+            x = torch.from_numpy(batch)
+            if self.device.type == "cuda":
+                x = x.pin_memory()
+            return self.frontend(x.to(self.device, non_blocking=True))
+
     def extract(
-        self, tracks: Sequence[Sequence[np.ndarray]], prepared: Sequence[torch.Tensor] | None = None
+        self,
+        tracks: Sequence[Sequence[np.ndarray]],
+        prepared: Sequence[np.ndarray | torch.Tensor] | None = None,
     ) -> list[Features]:
         """Features of each track; ``prepared`` = ``prepare(tracks)`` from an extractor with the same
         ``frontend_key`` (the shared front end), computed here when absent."""
         per_track = list(prepared) if prepared is not None else self.prepare(tracks)
         counts = [p.shape[0] for p in per_track]
-        patches = torch.cat(per_track)
+        if isinstance(per_track[0], np.ndarray):
+            patches = np.concatenate(per_track)
+        else:
+            import torch
+
+            patches = torch.cat(per_track)
         runner = self.runner
         step = self.batch_patches
         if runner.name != "torch":
-            patches = patches.cpu().numpy()
+            if not isinstance(patches, np.ndarray):
+                patches = patches.cpu().numpy()
             step = min(step, ONNX_BATCH_PATCHES)
         tags, embs = [], []
         for start in range(0, patches.shape[0], step):
@@ -202,7 +227,7 @@ _SHARED: dict[tuple[str, str], MusicnnExtractor] = {}
 _SHARED_LOCK = threading.Lock()
 
 
-def musicnn_extractor(name: str, device: torch.device) -> MusicnnExtractor:
+def musicnn_extractor(name: str, device: Device | torch.device) -> MusicnnExtractor:
     """The process-wide extractor for a shipped musicnn tagger on ``device`` (loaded once, shared by models)."""
     from music_reclass_gui.inference.registry import find_card
 

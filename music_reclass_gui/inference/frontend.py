@@ -1,4 +1,5 @@
-"""musicnn's log-mel front end in torch, so the whole tagger runs on one device.
+"""musicnn's log-mel front end: constants, mel filters and the numpy version (frontend_torch.py has the torch
+one, for GPUs, where the whole tagger then runs on one device).
 
 musicnn (Pons & Serra 2019) computes, with librosa of its day (0.6/0.7):
 ``librosa.feature.melspectrogram(y, sr=16000, hop_length=256, n_fft=512, n_mels=96).T`` then
@@ -10,9 +11,9 @@ librosa. The original casts the mel to float16 before the log; that overflows fo
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
-import torch
-from torch import nn
 
 SAMPLE_RATE = 16000
 N_FFT = 512
@@ -56,38 +57,38 @@ def slaney_mel_filters(sr: int, n_fft: int, n_mels: int) -> np.ndarray:
     return weights.astype(np.float32)
 
 
-class LogMelFrontend(nn.Module):
-    """(B, n_samples) float32 waveform at 16 kHz -> (B, frames, 96) musicnn log-mel.
+def log_mel(waves: np.ndarray) -> np.ndarray:
+    """(B, n_samples) or (n_samples,) float32 waveform at 16 kHz -> (B, frames, 96) musicnn log-mel, in numpy.
 
-    ``frames = 1 + n_samples // 256``. The mel filterbank is a non-persistent buffer, so it follows
-    ``.to(device)`` but is not stored in checkpoints (it is rebuilt, never drifts).
-    """
+    ``frames = 1 + n_samples // 256``: a centred STFT with reflect padding and a periodic Hann window, power
+    spectrum, Slaney mel filters, ``log10(1 + 10000 * mel)``. The same numbers as ``LogMelFrontend``
+    (frontend_torch.py; tests pin the two together), so a CPU run needs no torch at all."""
+    x = np.atleast_2d(np.asarray(waves, dtype=np.float32))
+    if x.shape[-1] <= N_FFT // 2:
+        raise ValueError(f"need more than {N_FFT // 2} samples for a centred STFT, got {x.shape[-1]}")
+    x = np.pad(x, ((0, 0), (N_FFT // 2, N_FFT // 2)), mode=PAD_MODE)
+    frames = np.lib.stride_tricks.sliding_window_view(x, N_FFT, axis=-1)[:, ::HOP_LENGTH]  # (B, F, 512) view
+    spec = np.fft.rfft(frames * _hann(), axis=-1)  # (B, F, 257)
+    power = (spec.real**2 + spec.imag**2).astype(np.float32)
+    mel = power @ _mel_basis().T  # (B, F, 96)
+    return np.log10(1.0 + 10000.0 * mel, dtype=np.float32)
 
-    def __init__(self) -> None:
-        super().__init__()
-        mel = slaney_mel_filters(SAMPLE_RATE, N_FFT, N_MELS)  # (96, 257)
-        self.register_buffer("mel_basis", torch.from_numpy(mel), persistent=False)
-        self.register_buffer("window", torch.hann_window(N_FFT, periodic=True), persistent=False)
 
-    def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        if wave.dim() == 1:
-            wave = wave.unsqueeze(0)  # (1, n)
-        wave = wave.to(torch.float32)
-        if wave.shape[-1] <= N_FFT // 2:
-            raise ValueError(f"need more than {N_FFT // 2} samples for a centred STFT, got {wave.shape[-1]}")
-        spec = torch.stft(
-            wave,  # (B, n)
-            n_fft=N_FFT,
-            hop_length=HOP_LENGTH,
-            win_length=N_FFT,
-            window=self.window,
-            center=True,
-            pad_mode=PAD_MODE,
-            return_complex=True,
-        )  # (B, 257, frames) complex64
-        power = spec.real.square() + spec.imag.square()  # (B, 257, frames)
-        mel = torch.matmul(self.mel_basis, power)  # (96, 257) @ (B, 257, frames) -> (B, 96, frames)
-        return torch.log10(1.0 + 10000.0 * mel).transpose(1, 2).contiguous()  # (B, frames, 96)
+_CACHE: dict[str, np.ndarray] = {}
+
+
+def _hann() -> np.ndarray:
+    if (
+        "hann" not in _CACHE
+    ):  # periodic Hann (torch.hann_window(periodic=True), scipy's "hann" with sym=False)
+        _CACHE["hann"] = (0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32)
+    return _CACHE["hann"]
+
+
+def _mel_basis() -> np.ndarray:
+    if "mel" not in _CACHE:
+        _CACHE["mel"] = slaney_mel_filters(SAMPLE_RATE, N_FFT, N_MELS)
+    return _CACHE["mel"]
 
 
 def patch_starts(n_frames: int, patch_frames: int = PATCH_FRAMES) -> list[int]:
@@ -95,8 +96,9 @@ def patch_starts(n_frames: int, patch_frames: int = PATCH_FRAMES) -> list[int]:
     return list(range(0, n_frames - patch_frames + 1, patch_frames))
 
 
-def split_patches(mel: torch.Tensor, patch_frames: int = PATCH_FRAMES) -> torch.Tensor:
-    """(frames, 96) -> (P, patch_frames, 96) non-overlapping patches from the start, as musicnn's extractor.
+def split_patches(mel: Any, patch_frames: int = PATCH_FRAMES) -> Any:
+    """(frames, 96) -> (P, patch_frames, 96) non-overlapping patches from the start, as musicnn's extractor
+    (a numpy array or a torch tensor; the result is the same kind).
 
     musicnn itself fails on input shorter than one patch; here such input is repeat-padded (tiled) to one
     patch, which is what musicnn's training config does for short clips ("pad_short": "repeat-pad").
@@ -105,8 +107,7 @@ def split_patches(mel: torch.Tensor, patch_frames: int = PATCH_FRAMES) -> torch.
     if frames == 0:
         raise ValueError("empty spectrogram")
     if frames < patch_frames:
-        reps = -(-patch_frames // frames)
-        mel = mel.repeat(reps, 1)[:patch_frames]  # (patch_frames, 96)
+        mel = mel[np.arange(patch_frames) % frames]  # (patch_frames, 96), tiled
         frames = patch_frames
     n = len(patch_starts(frames, patch_frames))
     return mel[: n * patch_frames].reshape(n, patch_frames, mel.shape[1])  # (P, patch_frames, 96)

@@ -8,13 +8,18 @@ Card::
      "weights": "broad_head.pt",                 # a "head" file (heads.py) over GTZAN's ten genres
      "evidence": {"Electronic": [["msd-musicnn", "electronic"], ...], ...},  # tagger labels per genre
      "fusion": {"head_weight": a, "outside_weight": d, "evidence_weight": b, "evidence_bias": e,
-                "bias": {genre: c_g, ...}},
+                "bias": {genre: c_g, ...},
+                "gtzan_like_weight": w, "gtzan_like_labels": [...],            # optional (0 / none)
+                "outside_evidence_weight": b2, "outside_evidence_bias": e2},   # optional (0)
      "metrics": {...}, "calibration": {...}}
 
 For genre g: ``z_g = c_g + [g in head] (a * log p_head(g) + d * logit(o)) + [g has evidence] (b * logit(s_g) + e)``
 where ``s_g`` is the highest tagger score among g's evidence labels and ``o`` the highest among genres the
-head does not know. ``p_g = sigmoid(z_g)`` is the calibrated probability that g is one of the track's genres
-(``ModelOutput.label_probs``); ``probs`` is the same vector normalised to sum to 1, for callers that want one
+head does not know. Two optional terms (absent: 0): ``+ [g not in gtzan_like_labels] w * log(sum of the
+head's probabilities over gtzan_like_labels)`` (how much the track looks like one of the head's GTZAN
+genres), and ``+ [g has evidence, not in head] (b2 * logit(s_g) + e2)`` (tagger-only genres weigh their
+evidence on their own). ``p_g = sigmoid(z_g)`` is the calibrated probability that g is one of the track's
+genres (``ModelOutput.label_probs``); ``probs`` is the same vector normalised to sum to 1, for callers that want one
 distribution. ``tags`` holds the genre probabilities and every tagger score as ``"<tagger>:<label>"``.
 """
 
@@ -24,10 +29,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import torch
 
 from music_reclass_gui.core.errors import ModelError
 from music_reclass_gui.core.genres import load_genre_map
+from music_reclass_gui.inference.device import Device
 from music_reclass_gui.inference.extractors import musicnn_extractor
 from music_reclass_gui.inference.heads import Head, head_input
 from music_reclass_gui.inference.registry import ModelCard, register_kind
@@ -46,7 +51,7 @@ def logit(p: np.ndarray | float) -> np.ndarray:
 class FusedGenreModel:
     """A genre model (registry protocol) with independent per-genre probabilities (see module doc)."""
 
-    def __init__(self, card: ModelCard, device: torch.device) -> None:
+    def __init__(self, card: ModelCard, device: Device) -> None:
         if card.weights is None:
             raise ModelError(card.path, f"a {KIND!r} model card needs a 'weights' head file")
         self.name = card.name
@@ -63,9 +68,17 @@ class FusedGenreModel:
             self.b = float(fusion["evidence_weight"])
             self.e = float(fusion["evidence_bias"])
             self.bias = np.array([float(fusion["bias"][g]) for g in self.labels])
+            self.w = float(fusion.get("gtzan_like_weight", 0.0))
+            like = [gmap.normalize(str(g)) for g in fusion.get("gtzan_like_labels", [])]
+            self.b2 = float(fusion.get("outside_evidence_weight", 0.0))
+            self.e2 = float(fusion.get("outside_evidence_bias", 0.0))
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(card.path, f"the card's 'fusion' block is incomplete ({exc})") from exc
         self.head_col = np.array([head_labels.index(g) if g in head_labels else -1 for g in self.labels])
+        self.like_cols = [head_labels.index(g) for g in like if g in head_labels]
+        self.unlike = (
+            np.array([g not in like for g in self.labels]) if like else np.zeros(len(self.labels), bool)
+        )
         taggers = list(
             dict.fromkeys([m for m, _ in self.head.inputs] + [t for p in evidence.values() for t, _ in p])
         )
@@ -98,11 +111,15 @@ class FusedGenreModel:
         )
         o = logit(max(s[self.outside])) if self.outside else 0.0
         z = self.bias.copy()
+        if self.like_cols:
+            z[self.unlike] += self.w * np.log(max(float(q[self.like_cols].sum()), 1e-4))
         for j in range(len(self.labels)):
             if self.head_col[j] >= 0:
                 z[j] += self.a * np.log(max(q[self.head_col[j]], 1e-4)) + self.d * o
             if self.evidence[j]:
                 z[j] += self.b * logit(s[j]) + self.e
+                if self.head_col[j] < 0:
+                    z[j] += self.b2 * logit(s[j]) + self.e2
         return 1.0 / (1.0 + np.exp(-z))
 
     def predict(self, features: FeatureSet):

@@ -14,10 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from music_reclass_gui.core.errors import ModelError
 from music_reclass_gui.core.genres import load_genre_map, unique_genres
+from music_reclass_gui.inference.device import Device
 from music_reclass_gui.inference.extractors import musicnn_extractor
 from music_reclass_gui.inference.heads import Head, head_input
 from music_reclass_gui.inference.registry import ModelCard, register_kind
@@ -46,7 +46,7 @@ def tagger_genre_probs(scores: np.ndarray, groups: list[list[int]], temperature:
 class TaggerGenreModel:
     """A pretrained musicnn tagger proposing the genres among its labels."""
 
-    def __init__(self, card: ModelCard, device: torch.device) -> None:
+    def __init__(self, card: ModelCard, device: Device) -> None:
         self.name = card.name
         self.card = card
         ext = musicnn_extractor(card.name, device)
@@ -75,7 +75,7 @@ class TaggerGenreModel:
 class HeadGenreModel:
     """A trained head (heads.py) over the features of one or more musicnn extractors."""
 
-    def __init__(self, card: ModelCard, device: torch.device) -> None:
+    def __init__(self, card: ModelCard, device: Device) -> None:
         if card.weights is None:
             raise ModelError(card.path, "a 'head' model card needs a 'weights' file")
         self.name = card.name

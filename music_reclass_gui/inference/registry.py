@@ -41,7 +41,7 @@ from music_reclass_gui.core.errors import ModelError
 
 log = logging.getLogger(__name__)
 
-Loader = Callable[["ModelCard", Any], Any]  # (card, torch.device) -> genre model
+Loader = Callable[["ModelCard", Any], Any]  # (card, device.Device) -> genre model
 _LOADERS: dict[str, Loader] = {}
 
 
@@ -178,36 +178,44 @@ def find_card(name: str) -> ModelCard:
     raise ModelError(None, f"no model called {name!r} is installed (available: {available})")
 
 
-# Modules that register model kinds when imported (built-in kinds first; add new kind modules here).
-KIND_MODULES: tuple[str, ...] = (
-    "music_reclass_gui.inference.models",  # "musicnn", "head"
-    "music_reclass_gui.inference.kinds_features",  # "features-mlp"
-    "music_reclass_gui.inference.kinds_cnn",  # "mel-cnn"
-    "music_reclass_gui.inference.kinds_ensemble",  # "ensemble"
-    "music_reclass_gui.inference.kinds_fused",  # "fused" (multi-label)
-)
+# Built-in kind -> the module that registers it when imported (add new kind modules here). Only the module of
+# the kind being loaded is imported: the CPU kinds ("musicnn", "head", "fused") never import torch, the
+# others do (their networks are PyTorch), and a cold start should pay only for what it runs.
+KIND_MODULES: dict[str, str] = {
+    "musicnn": "music_reclass_gui.inference.models",
+    "head": "music_reclass_gui.inference.models",
+    "features-mlp": "music_reclass_gui.inference.kinds_features",
+    "mel-cnn": "music_reclass_gui.inference.kinds_cnn",
+    "ensemble": "music_reclass_gui.inference.kinds_ensemble",
+    "fused": "music_reclass_gui.inference.kinds_fused",  # multi-label
+}
 
 
-def _ensure_builtin_kinds() -> None:
+def _ensure_builtin_kinds(kind: str | None = None) -> None:
+    """Import the module registering ``kind`` (every built-in kind when None); imports are cached."""
     import importlib
 
-    for module in KIND_MODULES:
-        importlib.import_module(module)  # cached after the first import; each registers its kinds
+    modules = [KIND_MODULES[kind]] if kind in KIND_MODULES else [] if kind else KIND_MODULES.values()
+    for module in dict.fromkeys(modules):
+        importlib.import_module(module)
 
 
 def load_model(name: str, device: Any = "cpu") -> Any:
-    """Build the named genre model on ``device`` (a torch.device or its name)."""
-    import torch
+    """Build the named genre model on ``device`` (a device.Device, a torch.device or its name)."""
+    from music_reclass_gui.inference.device import as_device
 
-    _ensure_builtin_kinds()
     card = find_card(name)
+    _ensure_builtin_kinds(card.kind)
     loader = _LOADERS.get(card.kind)
+    if loader is None:
+        _ensure_builtin_kinds()  # name every kind in the error
+        loader = _LOADERS.get(card.kind)
     if loader is None:
         raise ModelError(
             card.path, f"model kind {card.kind!r} is not supported (known: {', '.join(sorted(_LOADERS))})"
         )
     try:
-        return loader(card, torch.device(device))
+        return loader(card, as_device(device))
     except ModelError:
         raise
     except Exception as exc:  # a loader bug or unreadable weights must name the model, not crash the app

@@ -182,8 +182,16 @@ class FittedHead:
         return path
 
 
-def fit_head(x: np.ndarray, y: np.ndarray, n_classes: int, cfg: HeadConfig, seed: int = 0) -> FittedHead:
-    """Fit with scikit-learn, copy the weights into build_head_mlp (so it ships without pickles)."""
+def fit_head(
+    x: np.ndarray,
+    y: np.ndarray,
+    n_classes: int,
+    cfg: HeadConfig,
+    seed: int = 0,
+    class_weight: dict[int, float] | None = None,
+) -> FittedHead:
+    """Fit with scikit-learn, copy the weights into build_head_mlp (so it ships without pickles).
+    ``class_weight`` (linear heads only) reweights the classes' examples, e.g. to undo unequal counts."""
     if len(np.unique(y)) != n_classes:
         raise DatasetError(None, "every genre needs at least one training example in every fold")
     if cfg.standardise:
@@ -196,7 +204,9 @@ def fit_head(x: np.ndarray, y: np.ndarray, n_classes: int, cfg: HeadConfig, seed
     if not cfg.hidden:
         from sklearn.linear_model import LogisticRegression
 
-        clf = LogisticRegression(C=cfg.reg, max_iter=5000, random_state=seed).fit(xs, y)
+        clf = LogisticRegression(C=cfg.reg, max_iter=5000, random_state=seed, class_weight=class_weight).fit(
+            xs, y
+        )
         layers = [(clf.coef_, clf.intercept_)]
     else:
         import warnings

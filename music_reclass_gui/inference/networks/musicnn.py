@@ -8,7 +8,6 @@ backend's flatten of ``concat([max, mean], axis=2)`` which interleaves max and m
 
 from __future__ import annotations
 
-import json
 import pickle
 from pathlib import Path
 
@@ -20,22 +19,15 @@ from music_reclass_gui.core.errors import ModelError
 from music_reclass_gui.inference.frontend import (
     N_MELS,
     PATCH_FRAMES,
-    LogMelFrontend,
     min_samples_for_frames,
     split_patches,
 )
+from music_reclass_gui.inference.frontend_torch import LogMelFrontend
+from music_reclass_gui.inference.networks.musicnn_labels import MODELS, MSD_LABELS, MTT_LABELS, card_entry
+
+__all__ = ["MODELS", "MSD_LABELS", "MTT_LABELS", "MusicnnTagger", "load_musicnn"]
 
 TF_BN_EPS = 1e-3
-
-# Exact label lists from musicnn/configuration.py (order = output index).
-MTT_LABELS = ['guitar', 'classical', 'slow', 'techno', 'strings', 'drums', 'electronic', 'rock', 'fast', 'piano', 'ambient', 'beat', 'violin', 'vocal', 'synth', 'female', 'indian', 'opera', 'male', 'singing', 'vocals', 'no vocals', 'harpsichord', 'loud', 'quiet', 'flute', 'woman', 'male vocal', 'no vocal', 'pop', 'soft', 'sitar', 'solo', 'man', 'classic', 'choir', 'voice', 'new age', 'dance', 'male voice', 'female vocal', 'beats', 'harp', 'cello', 'no voice', 'weird', 'country', 'metal', 'female voice', 'choral']  # fmt: skip
-MSD_LABELS = ['rock', 'pop', 'alternative', 'indie', 'electronic', 'female vocalists', 'dance', '00s', 'alternative rock', 'jazz', 'beautiful', 'metal', 'chillout', 'male vocalists', 'classic rock', 'soul', 'indie rock', 'Mellow', 'electronica', '80s', 'folk', '90s', 'chill', 'instrumental', 'punk', 'oldies', 'blues', 'hard rock', 'ambient', 'acoustic', 'experimental', 'female vocalist', 'guitar', 'Hip-Hop', '70s', 'party', 'country', 'easy listening', 'sexy', 'catchy', 'funk', 'electro', 'heavy metal', 'Progressive rock', '60s', 'rnb', 'indie pop', 'sad', 'House', 'happy']  # fmt: skip
-
-# model name -> (label list, weights file). Model cards in models/ repeat the labels for the registry.
-MODELS: dict[str, tuple[list[str], str]] = {
-    "msd-musicnn": (MSD_LABELS, "msd_musicnn.pt"),
-    "mtt-musicnn": (MTT_LABELS, "mtt_musicnn.pt"),
-}
 
 EMBEDDING_DIM = 200
 FRONTEND_CHANNELS = 204 + 204 + 3 * 51  # 561
@@ -162,32 +154,10 @@ class MusicnnTagger(nn.Module):
         return torch.cat(tags), torch.cat(embs)
 
 
-def _card_entry(name: str, models_dir: Path) -> tuple[list[str], str]:
-    """(labels, weights file name) of a shipped tagger: the model card when present (so a card is the single
-    source for the registry), else musicnn's configuration lists."""
-    if name not in MODELS:
-        raise ModelError(None, f"unknown musicnn model {name!r}; expected one of {sorted(MODELS)}")
-    labels, weights_name = MODELS[name]
-    card = Path(models_dir) / f"{name}.json"
-    if card.is_file():
-        try:
-            meta = json.loads(card.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise ModelError(card, f"model card is unreadable: {exc}") from exc
-        labels = meta.get("labels", labels)
-        weights_name = meta.get("weights", weights_name)
-    return list(labels), weights_name
-
-
-def tagger_labels(name: str, models_dir: str | Path) -> list[str]:
-    """The tag labels of a shipped tagger, in output order (without loading its weights)."""
-    return _card_entry(name, Path(models_dir))[0]
-
-
 def load_musicnn(name: str, models_dir: str | Path, device: str | torch.device = "cpu") -> MusicnnTagger:
     """Build the named tagger ("msd-musicnn" | "mtt-musicnn") from ``models_dir`` in eval mode on ``device``."""
     models_dir = Path(models_dir)
-    labels, weights_name = _card_entry(name, models_dir)
+    labels, weights_name = card_entry(name, models_dir)
     weights = models_dir / weights_name
     if not weights.is_file():
         raise ModelError(weights, "musicnn weights not found (run tools/convert_musicnn.py)")
