@@ -126,7 +126,7 @@ def plan_patches(waves: dict[str, np.ndarray], n: int, length: float) -> dict[st
     out = {}
     for path, w in waves.items():
         plan = plan_excerpts(w.size / SR, n=n, length=length)
-        out[path] = ext.prepare([cut(w, plan)])[0].numpy()
+        out[path] = np.asarray(ext.prepare([cut(w, plan)])[0])
     return out
 
 

@@ -168,7 +168,7 @@ def shared_patches(limit: int, seed: int = 0) -> np.ndarray:
     ext = MusicnnExtractor(
         "msd-musicnn", card.path.parent, card.weights, torch.device("cpu"), backend="torch"
     )
-    pool = np.concatenate([ext.prepare([decode_excerpts(f, 16000)])[0].numpy() for f in files])
+    pool = np.concatenate([np.asarray(ext.prepare([decode_excerpts(f, 16000)])[0]) for f in files])
     rng = np.random.default_rng(seed)
     return pool[np.sort(rng.choice(len(pool), size=min(limit, len(pool)), replace=False))]
 
