@@ -8,8 +8,10 @@ PyTorch path is used instead), so replaced weights cannot be paired with a stale
 
 Backends: ``torch`` (PyTorch), ``onnx`` (ONNX Runtime; an error if unavailable), ``onnx-int8`` (ONNX Runtime
 over ``models/<weights stem>.int8.onnx``, the int8 graph ``tools/quantize_onnx.py`` writes from the float one:
-faster on a CPU, scores within 0.01 of float; an error if unavailable), ``auto`` (the float ONNX graph on a CPU
-when ONNX Runtime and a matching graph are present, else PyTorch). All take (P, 187, 96) float32 log-mel
+about 0.8x the CPU per patch of the float graph, every shared track within 0.01 of float PyTorch on the
+machine it was measured on (int8 arithmetic depends on the CPU's instructions: VNNI or not); an error if
+unavailable), ``auto`` (the float ONNX graph on a CPU when ONNX Runtime and a matching graph are present, else
+PyTorch; never the int8 graph). benchmarks/bench_tagger_variants.py measures both graphs. All take (P, 187, 96) float32 log-mel
 patches and return (tags (P, 50), embedding (P, 200)) as float32 numpy arrays.
 """
 
@@ -35,10 +37,8 @@ ONNX_BATCH_PATCHES = 8  # patches per ONNX Runtime call: bounds the arena (its p
 # bump when the exported graph would change for the same weights. 2: constants folded and the max over frequency
 # done as an NCHWc MaxPool (pool_frequency_max): the same scores bit for bit, about 15 % less CPU per patch.
 ONNX_EXPORT_VERSION = "2"
-N_MELS = 96  # frequency bins of a patch (frontend.N_MELS; not imported, so a graph needs no torch)
-NCHWC_BLOCK = (
-    16  # ONNX Runtime's NCHWc channel block on AVX-512 (8 on AVX2): pooled channels are padded to it
-)
+N_MELS = 96  # frequency bins of a patch (frontend.N_MELS)
+NCHWC_BLOCK = 16  # ONNX Runtime's NCHWc channel block (16 with AVX-512, 8 with AVX2): pooled convs pad to it
 ONNX_VERSION_KEY = "export_version"
 
 
