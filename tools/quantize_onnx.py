@@ -1,7 +1,10 @@
 """Static int8 quantisation of a shipped musicnn ONNX graph (issue 15): models/<stem>.onnx -> models/<stem>.int8.onnx.
 
-    python tools/quantize_onnx.py [--variant timbral] [--calib-patches 256] [msd_musicnn mtt_musicnn]
+    python tools/quantize_onnx.py [--variant timbral.1] [--calib-patches 256] [msd_musicnn mtt_musicnn]
 
+Run it after tools/export_onnx.py (it quantises the float graph that tool writes); it rewrites the same bytes
+every time. Static QDQ quantisation, per-channel int8 weights, uint8 activations, MinMax calibration; only
+the convs a variant names are quantised (see VARIANTS: the default quantises the second timbral conv only).
 Calibration data are log-mel patches of the shared clips (../shared/data: the library under the app's excerpt
 plan and the GTZAN clips, every non-overlapping 3 s patch), a fixed random subset (seed 0), so the command is
 reproducible. The int8 graph keeps the float graph's metadata (the source weights' digest and export version,
