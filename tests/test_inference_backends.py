@@ -176,3 +176,19 @@ def test_frequency_max_rewrite_is_exact():
     rewritten = backends.pool_frequency_max(onnx.load_from_string(model.SerializeToString()))
     assert "ReduceMax" not in {n.op_type for n in rewritten.graph.node}
     assert np.array_equal(run(rewritten), before)
+
+
+@needs_shared_data
+def test_int8_features_are_cached_apart_from_float_ones():
+    """The int8 graph's scores differ from float by up to 0.01: a float run must not be served int8 features
+    from the cache (or the other way round), while float runs share them."""
+    if "onnx-int8" not in FAST_BACKENDS:
+        pytest.skip("ONNX Runtime (the fast extra) is not installed")
+    track = sorted((SHARED_DATA / "library" / "chiptune").glob("*.ogg"))[0]
+    int8 = Classifier(device="cpu", backend="onnx-int8").classify(track)
+    assert not int8.cached
+    float_clf = Classifier(device="cpu", backend="auto")
+    first = float_clf.classify(track)
+    assert not first.cached, "a float run was served the int8 run's cached features"
+    assert float_clf.classify(track).cached
+    assert first.genre == int8.genre

@@ -97,7 +97,6 @@ class MusicnnExtractor:
         self._lock = threading.Lock()
         self.backend = check_backend(backend)
         self.digest = file_digest(weights) if weights else "unknown"
-        self.key = f"{name}:{self.digest}:plan{PLAN_VERSION}"
         self.batch_patches = batch_patches or (256 if device.type != "cpu" else 16)
 
     @property
@@ -135,8 +134,17 @@ class MusicnnExtractor:
             self._runner = make_runner(self.backend, self.device, graph, self.digest, lambda: self.net)
         return self._runner
 
+    @property
+    def key(self) -> str:
+        """Cache key: weights, excerpt plan, and ":int8" for the int8 graph, whose scores differ from the float
+        network's (by < 0.01): its features are never served to a float run or the other way round. The float
+        backends (PyTorch, ONNX float) agree to 1e-6 and share entries. Models read it at predict time, since
+        ``use_backend`` can change it after they were built."""
+        suffix = ":int8" if self.backend == "onnx-int8" else ""
+        return f"{self.name}:{self.digest}:plan{PLAN_VERSION}{suffix}"
+
     def use_backend(self, backend: str) -> None:
-        """Switch to ``backend`` ("auto" | "torch" | "onnx"); the runner is rebuilt on next use."""
+        """Switch to ``backend`` (see backends.BACKEND_CHOICES); the runner is rebuilt on next use."""
         backend = check_backend(backend)
         if backend != self.backend:
             self.backend, self._runner = backend, None

@@ -83,7 +83,7 @@ class FusedGenreModel:
             dict.fromkeys([m for m, _ in self.head.inputs] + [t for p in evidence.values() for t, _ in p])
         )
         self.extractors = [musicnn_extractor(t, device) for t in taggers]
-        self._key_of = {t: e.key for t, e in zip(taggers, self.extractors, strict=True)}
+        self._ext_of = dict(zip(taggers, self.extractors, strict=True))  # keys are read at predict time
         index = {
             t: {lab: i for i, lab in enumerate(e.labels)}
             for t, e in zip(taggers, self.extractors, strict=True)
@@ -125,10 +125,10 @@ class FusedGenreModel:
     def predict(self, features: FeatureSet):
         from music_reclass_gui.inference.models import ModelOutput
 
-        by_model = {t: features[k] for t, k in self._key_of.items()}
+        by_model = {t: features[e.key] for t, e in self._ext_of.items()}
         p = self.label_probabilities(by_model)
         tags = {lab: float(v) for lab, v in zip(self.labels, p, strict=True)}
-        for tagger, e in zip(self._key_of, self.extractors, strict=True):  # the evidence, raw
+        for tagger, e in self._ext_of.items():  # the evidence, raw
             scores = by_model[tagger]["tags"]
             tags.update({f"{tagger}:{lab}": float(v) for lab, v in zip(e.labels, scores, strict=True)})
         first = by_model[next(iter(by_model))]

@@ -83,7 +83,7 @@ class HeadGenreModel:
         self.head = Head(card.weights)
         models = list(dict.fromkeys(m for m, _ in self.head.inputs))
         self.extractors = [musicnn_extractor(m, device) for m in models]
-        self._key_of = {m: e.key for m, e in zip(models, self.extractors, strict=True)}
+        self._ext_of = dict(zip(models, self.extractors, strict=True))  # keys are read at predict time
         if card.raw.get("label_spelling") == "library":  # a personal model proposes the library's spellings
             self.labels = list(self.head.labels)
         else:
@@ -92,7 +92,7 @@ class HeadGenreModel:
         self.calibrated = bool(card.calibration) or self.head.temperature != 1.0
 
     def predict(self, features: FeatureSet) -> ModelOutput:
-        by_model = {m: features[k] for m, k in self._key_of.items()}
+        by_model = {m: features[e.key] for m, e in self._ext_of.items()}
         probs = self.head.predict_proba(head_input(by_model, self.head.inputs)).astype(np.float32)
         tags = {lab: float(p) for lab, p in zip(self.head.labels, probs, strict=True)}
         first = by_model[next(iter(by_model))]
