@@ -72,7 +72,8 @@ def test_backend_is_faithful_to_float_pytorch(backend, decoded, reference):
 
 def test_auto_picks_onnx_on_cpu_when_installed_else_torch():
     ext = _extractor("msd-musicnn", "auto")
-    assert ext.runner.name == ("onnx" if "onnx" in FAST_BACKENDS else "torch")
+    onnx = "onnx-int8" if backends.cpu_has_vnni() else "onnx"  # see the int8 test below
+    assert ext.runner.name == (onnx if "onnx" in FAST_BACKENDS else "torch")
 
 
 def test_stale_graph_is_never_run():
@@ -91,8 +92,9 @@ def test_stale_graph_is_never_run():
             backends.make_runner("onnx", cpu, graph, "not-these-weights", lambda: net)
 
 
-def test_int8_backend_runs_the_int8_graph_and_auto_keeps_float():
-    """onnx-int8 runs models/<stem>.int8.onnx (paired with its weights like the float graph); auto never picks it."""
+def test_int8_backend_runs_the_int8_graph_and_auto_takes_it_only_with_vnni(monkeypatch):
+    """onnx-int8 runs models/<stem>.int8.onnx (paired with its weights like the float graph); auto picks it on
+    a CPU with VNNI (where its faithfulness was measured), the float graph elsewhere."""
     if "onnx-int8" not in FAST_BACKENDS:
         pytest.skip("ONNX Runtime is not installed")
     card = find_card("msd-musicnn")
@@ -102,7 +104,12 @@ def test_int8_backend_runs_the_int8_graph_and_auto_keeps_float():
     runner = _extractor("msd-musicnn", "onnx-int8").runner
     assert runner.name == "onnx-int8"
     assert runner.metadata.get("quantization", "").startswith("int8")
-    assert _extractor("msd-musicnn", "auto").runner.name == "onnx"
+    monkeypatch.setattr(backends, "cpu_has_vnni", lambda: True)
+    auto = _extractor("msd-musicnn", "auto")
+    assert auto.runner.name == "onnx-int8" and auto.key.endswith(":int8")
+    monkeypatch.setattr(backends, "cpu_has_vnni", lambda: False)
+    auto = _extractor("msd-musicnn", "auto")
+    assert auto.runner.name == "onnx" and not auto.key.endswith(":int8")
     net = _extractor("msd-musicnn", "torch").net
     with pytest.raises(ModelError, match="no int8 graph quantised from these weights"):
         backends.make_runner(
@@ -187,7 +194,7 @@ def test_int8_features_are_cached_apart_from_float_ones():
     track = sorted((SHARED_DATA / "library" / "chiptune").glob("*.ogg"))[0]
     int8 = Classifier(device="cpu", backend="onnx-int8").classify(track)
     assert not int8.cached
-    float_clf = Classifier(device="cpu", backend="auto")
+    float_clf = Classifier(device="cpu", backend="onnx")
     first = float_clf.classify(track)
     assert not first.cached, "a float run was served the int8 run's cached features"
     assert float_clf.classify(track).cached

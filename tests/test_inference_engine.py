@@ -13,6 +13,7 @@ from music_reclass_gui.core import audio
 from music_reclass_gui.core.appdirs import user_models_dir
 from music_reclass_gui.core.errors import DecodeError, ModelError
 from music_reclass_gui.inference import registry
+from music_reclass_gui.inference.backends import available_backends
 from music_reclass_gui.inference.engine import (
     DEFAULT_MODEL,
     ClassificationFailure,
@@ -226,10 +227,16 @@ def test_register_kind_adds_a_model_kind():
 
 @pytest.mark.parametrize("seconds", [0.8, 7.3, 31.0])
 def test_batched_extractor_matches_the_reference_tagger(seconds):
-    """Cropping and batching the front end across excerpts must not change musicnn's numbers."""
-    from music_reclass_gui.inference.extractors import musicnn_extractor
+    """Cropping and batching the front end across excerpts must not change musicnn's numbers (float
+    backends; the int8 graph's tolerance is checked in test_inference_backends.py)."""
+    from music_reclass_gui.inference.extractors import MusicnnExtractor
+    from music_reclass_gui.inference.registry import find_card
 
-    ext = musicnn_extractor("msd-musicnn", torch.device("cpu"))
+    card = find_card("msd-musicnn")
+    backend = "onnx" if "onnx" in available_backends() else "torch"
+    ext = MusicnnExtractor(
+        "msd-musicnn", card.path.parent, card.weights, torch.device("cpu"), backend=backend
+    )
     wave = tone(seconds, 16000, 523.0, seed=3) + 0.1 * tone(seconds, 16000, 97.0, seed=4)
     other = tone(6.0, 16000, 1000.0)
     ref_tags, ref_emb = ext.net.tag_waveform(wave)

@@ -10,13 +10,19 @@ Backends: ``torch`` (PyTorch), ``onnx`` (ONNX Runtime; an error if unavailable),
 over ``models/<weights stem>.int8.onnx``, the int8 graph ``tools/quantize_onnx.py`` writes from the float one:
 about 0.8x the CPU per patch of the float graph, every shared track within 0.01 of float PyTorch on the
 machine it was measured on (int8 arithmetic depends on the CPU's instructions: VNNI or not); an error if
-unavailable), ``auto`` (the float ONNX graph on a CPU when ONNX Runtime and a matching graph are present, else
-PyTorch; never the int8 graph). benchmarks/bench_tagger_variants.py measures both graphs. All take (P, 187, 96) float32 log-mel
+unavailable), ``auto`` (on a CPU with ONNX Runtime: the int8 graph when the CPU has VNNI and a matching int8
+graph is shipped, else the float graph; else PyTorch).
+
+Why ``auto`` takes int8 only with VNNI: with VNNI (AVX512-VNNI / AVX-VNNI) the int8 dot products accumulate
+exactly in 32 bits, so the numbers are the ones measured here (every shared track within 0.008 of float
+PyTorch, the same top-1 on all of them); AVX2 without VNNI multiplies through 16-bit saturating sums
+(VPMADDUBSW), which can move scores further, so there the float graph stays the default. benchmarks/bench_tagger_variants.py measures both graphs. All take (P, 187, 96) float32 log-mel
 patches and return (tags (P, 50), embedding (P, 200)) as float32 numpy arrays.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 from collections.abc import Callable
@@ -66,6 +72,34 @@ def int8_graph_path(graph: Path) -> Path:
     return graph.with_suffix(".int8.onnx")
 
 
+@functools.cache
+def cpu_has_vnni() -> bool:
+    """Whether the CPU has x86 VNNI (AVX512-VNNI or AVX-VNNI), from /proc/cpuinfo; False where unknown."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return False
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return bool({"avx512_vnni", "avx_vnni"} & set(line.split(":", 1)[-1].split()))
+    return False
+
+
+def planned_backend(requested: str, device: Any, graph: Path | None) -> str:
+    """The backend ``make_runner`` will run for ``requested``, decided without loading anything (the feature
+    cache key needs it before any network runs). A stale graph found later makes make_runner fall back
+    to the next choice; the cached numbers are then float ones under the int8 key, never the other way."""
+    name = check_backend(requested)
+    if name != "auto":
+        return name
+    if device.type == "cpu" and onnx_runtime_available() and graph is not None:
+        if cpu_has_vnni() and int8_graph_path(graph).is_file():
+            return "onnx-int8"
+        if graph.is_file():
+            return "onnx"
+    return "torch"
+
+
 def check_backend(requested: str) -> str:
     """Normalise a backend name; ModelError naming the choices when it is unknown."""
     name = (requested or "auto").lower()
@@ -79,9 +113,13 @@ def make_runner(
 ) -> TaggerRunner:
     """The runner for ``requested`` ("auto" | "torch" | "onnx" | "onnx-int8"): ONNX Runtime when asked
     (ModelError when it cannot run; "onnx-int8" runs the int8 graph next to ``graph``) or, for "auto", the
-    float graph when on a CPU with ONNX Runtime and a graph matching the weights; otherwise PyTorch
+    graph ``planned_backend`` names when it matches the weights, else the float graph; otherwise PyTorch
     (``torch_net()`` builds the network only then)."""
     name = check_backend(requested)
+    if name == "auto" and graph is not None and planned_backend(name, device, graph) == "onnx-int8":
+        runner = _matching_onnx_runner(int8_graph_path(graph), digest, strict=False, label="onnx-int8")
+        if runner is not None:
+            return runner
     if name in ONNX_BACKENDS and device.type != "cpu":
         raise ModelError(
             None, f"backend {name!r} runs on the CPU only, not on {device.type!r}; use auto or torch"

@@ -28,6 +28,7 @@ from music_reclass_gui.inference.backends import (
     check_backend,
     make_runner,
     onnx_graph_path,
+    planned_backend,
 )
 from music_reclass_gui.inference.excerpts import PLAN_VERSION
 from music_reclass_gui.inference.frontend import (
@@ -97,6 +98,7 @@ class MusicnnExtractor:
         self._lock = threading.Lock()
         self.backend = check_backend(backend)
         self.digest = file_digest(weights) if weights else "unknown"
+        self._key: str | None = None
         self.batch_patches = batch_patches or (256 if device.type != "cpu" else 16)
 
     @property
@@ -140,14 +142,17 @@ class MusicnnExtractor:
         network's (by < 0.01): its features are never served to a float run or the other way round. The float
         backends (PyTorch, ONNX float) agree to 1e-6 and share entries. Models read it at predict time, since
         ``use_backend`` can change it after they were built."""
-        suffix = ":int8" if self.backend == "onnx-int8" else ""
-        return f"{self.name}:{self.digest}:plan{PLAN_VERSION}{suffix}"
+        if self._key is None:
+            graph = onnx_graph_path(self.weights) if self.weights else None
+            suffix = ":int8" if planned_backend(self.backend, self.device, graph) == "onnx-int8" else ""
+            self._key = f"{self.name}:{self.digest}:plan{PLAN_VERSION}{suffix}"
+        return self._key
 
     def use_backend(self, backend: str) -> None:
         """Switch to ``backend`` (see backends.BACKEND_CHOICES); the runner is rebuilt on next use."""
         backend = check_backend(backend)
         if backend != self.backend:
-            self.backend, self._runner = backend, None
+            self.backend, self._runner, self._key = backend, None, None
 
     def _prepare_wave(self, wave: np.ndarray) -> np.ndarray:
         """Crop to the samples its whole patches need (identical patches: the centred STFT of a kept frame
