@@ -178,9 +178,7 @@ def phase_split(args: argparse.Namespace) -> dict:
     from music_reclass_gui.inference.registry import load_model
 
     files = _files(args.library)
-    model = load_model(args.model, torch.device(args.device))
-    for e in model.extractors:
-        e.use_backend(args.backend)
+    model = load_model(args.model, torch.device(args.device), backend=args.backend)
     jobs = default_jobs()
     t0 = time.perf_counter()
     with ThreadPoolExecutor(jobs) as pool:

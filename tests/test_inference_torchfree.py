@@ -56,7 +56,8 @@ def test_cold_classify_on_cpu_never_imports_torch(tmp_path):
 
 @needs_shared_data
 def test_torch_free_path_gives_the_torch_paths_numbers(default_classifier):
-    """The numpy front end + numpy head (CPU) against the torch front end + torch network: same genres."""
+    """The default CPU path (numpy front end and head, ONNX taggers: int8 ones on a CPU with VNNI) against the
+    torch front end + float torch network: same genre, every genre's probability within 0.02."""
     from music_reclass_gui.inference.engine import Classifier
 
     tracks = sorted((SHARED_DATA / "library" / "chiptune").glob("*.ogg"))[:2]
@@ -66,8 +67,10 @@ def test_torch_free_path_gives_the_torch_paths_numbers(default_classifier):
         got = default_classifier.classify(path)
         want = reference.classify(path)
         assert got.genre == want.genre, path.name
-        for a, b in zip(got.labels, want.labels, strict=True):
-            assert a.genre == b.genre and abs(a.confidence - b.confidence) < 0.01, (path.name, a, b)
+        want_p = {p.genre: p.confidence for p in want.labels}
+        assert {p.genre for p in got.labels} == set(want_p)
+        for p in got.labels:
+            assert abs(p.confidence - want_p[p.genre]) < 0.02, (path.name, p, want_p[p.genre])
 
 
 @pytest.mark.parametrize("path", SHIPPED_WEIGHTS, ids=lambda p: p.name)

@@ -285,7 +285,11 @@ class ReviewSession:
         items = [self._items[p] for p in album.tracks if p in self._items]
         members = [
             Member(
-                it.path, tuple(it.predictions), it.current_genres, getattr(it.track.tags, "duration", None)
+                it.path,
+                tuple(it.predictions),
+                it.current_genres,
+                getattr(it.track.tags, "duration", None),
+                it.multi_label,  # combined as independent probabilities, exactly as albums.member does
             )
             for it in items
         ]

@@ -267,19 +267,11 @@ class Classifier:
         self.backend = check_backend(backend)
         self.device_description = describe_device(self.device)
         self.model_name = model or DEFAULT_MODEL
-        self.model = load_model(self.model_name, self.device)
-        self._use_backend(self.model.extractors)
+        self.model = load_model(self.model_name, self.device, backend=self.backend)
         self.labels: list[str] = list(self.model.labels)
         self.top_k = max(1, int(top_k))
         self.jobs = jobs or default_jobs(self.device.type)
         self.cache = FeatureCache() if use_cache else None
-
-    def _use_backend(self, extractors: Iterable[Extractor]) -> None:
-        """Run every extractor that has backends (the musicnn taggers) on this classifier's backend."""
-        for ext in extractors:
-            use = getattr(ext, "use_backend", None)
-            if use is not None:
-                use(self.backend)
 
     def backends(self) -> dict[str, str]:
         """Extractor key -> backend actually used ("onnx" | "torch"), for reports and the benchmark."""
@@ -324,7 +316,6 @@ class Classifier:
         while more is not None and (need := more(features)):
             if all(e.key in features for e in need):
                 raise ModelError(tf.path, "the model asked again for features it already has")
-            self._use_backend(need)
             extra = next(
                 iter(extract_features([tf.path], need, cache=self.cache, jobs=1, cancelled=cancelled)), None
             )

@@ -13,9 +13,11 @@ Protocol (duck-typed; training code may add its own, e.g. librosa features or a 
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -236,19 +238,37 @@ class MusicnnExtractor:
         return out
 
 
-_SHARED: dict[tuple[str, str], MusicnnExtractor] = {}
+_SHARED: dict[tuple[str, str, str], MusicnnExtractor] = {}
 _SHARED_LOCK = threading.Lock()
+# The backend that models being built now get their taggers on (registry.load_model sets it for the duration
+# of a loader): two classifiers in one process (the server's and a CLI test's, an int8 one and a float one)
+# each get their own extractors instead of switching a shared one under the other's feet.
+_BACKEND: contextvars.ContextVar[str] = contextvars.ContextVar("musicnn_backend", default="auto")
 
 
-def musicnn_extractor(name: str, device: Device | torch.device) -> MusicnnExtractor:
-    """The process-wide extractor for a shipped musicnn tagger on ``device`` (loaded once, shared by models)."""
+@contextlib.contextmanager
+def building_on_backend(backend: str) -> Iterator[None]:
+    """Models built inside this block run their musicnn taggers on ``backend``."""
+    token = _BACKEND.set(check_backend(backend))
+    try:
+        yield
+    finally:
+        _BACKEND.reset(token)
+
+
+def musicnn_extractor(
+    name: str, device: Device | torch.device, backend: str | None = None
+) -> MusicnnExtractor:
+    """The process-wide extractor for a shipped musicnn tagger on ``device`` and ``backend`` (default: the one
+    ``building_on_backend`` set, else "auto"); loaded once, shared by the models built for that pair."""
     from music_reclass_gui.inference.registry import find_card
 
+    backend = check_backend(backend or _BACKEND.get())
     with _SHARED_LOCK:
-        key = (name, str(device))
+        key = (name, str(device), backend)
         if key not in _SHARED:
             card = find_card(name)
             if card.kind != "musicnn":
                 raise ModelError(card.path, f"model {name!r} is a {card.kind!r}, not a musicnn tagger")
-            _SHARED[key] = MusicnnExtractor(name, card.path.parent, card.weights, device)
+            _SHARED[key] = MusicnnExtractor(name, card.path.parent, card.weights, device, backend=backend)
         return _SHARED[key]

@@ -200,9 +200,11 @@ def _ensure_builtin_kinds(kind: str | None = None) -> None:
         importlib.import_module(module)
 
 
-def load_model(name: str, device: Any = "cpu") -> Any:
-    """Build the named genre model on ``device`` (a device.Device, a torch.device or its name)."""
+def load_model(name: str, device: Any = "cpu", backend: str = "auto") -> Any:
+    """Build the named genre model on ``device`` (a device.Device, a torch.device or its name), its musicnn
+    taggers on ``backend`` (backends.BACKEND_CHOICES)."""
     from music_reclass_gui.inference.device import as_device
+    from music_reclass_gui.inference.extractors import building_on_backend
 
     card = find_card(name)
     _ensure_builtin_kinds(card.kind)
@@ -215,7 +217,8 @@ def load_model(name: str, device: Any = "cpu") -> Any:
             card.path, f"model kind {card.kind!r} is not supported (known: {', '.join(sorted(_LOADERS))})"
         )
     try:
-        return loader(card, as_device(device))
+        with building_on_backend(backend):
+            return loader(card, as_device(device))
     except ModelError:
         raise
     except Exception as exc:  # a loader bug or unreadable weights must name the model, not crash the app
