@@ -86,8 +86,8 @@ def phase_cold(args: argparse.Namespace) -> dict:
         from music_reclass_gui.inference.cache import file_key
 
         for p in top1:
-            feats[p] = {
-                e.key: clf.cache.get(file_key(p), e.key)["tags"].tolist()
+            feats[p] = {  # by tagger name: the int8 graph's cache key differs from the float one's
+                getattr(e, "name", e.key): clf.cache.get(file_key(p), e.key)["tags"].tolist()
                 for e in clf.model.extractors
                 if clf.cache.get(file_key(p), e.key) is not None
             }
