@@ -136,3 +136,31 @@ def test_evaluate_gtzan_warns_that_its_clips_were_training_data(tmp_path, capsys
     assert rc == 0
     assert out["n"] == 2 and out["n_seen_in_training"] == 2
     assert "were in this model's training data" in err
+
+
+def test_training_features_never_come_from_the_int8_graph(monkeypatch):
+    """Trained weights must not depend on the CPU they were trained on: even where `auto` would run the int8
+    taggers (a CPU with VNNI), training extracts with the float network (so `train broad` reproduces the
+    shipped head byte for byte)."""
+    from music_reclass_gui.inference import backends
+    from music_reclass_gui.inference.device import Device
+    from music_reclass_gui.inference.excerpts import decode_excerpts
+    from music_reclass_gui.inference.extractors import MusicnnExtractor
+    from music_reclass_gui.inference.registry import find_card
+    from tests.conftest import SHARED_DATA
+
+    if not backends.onnx_runtime_available():
+        pytest.skip("the fast extra is not installed: training runs PyTorch, which has no int8 path")
+    monkeypatch.setattr(backends, "cpu_has_vnni", lambda: True)
+    clip = sorted((SHARED_DATA / "gtzan" / "clips" / "metal").glob("*.wav"))[0]
+    (got,), errors = transfer.musicnn_features([clip], ("msd-musicnn",), use_cache=False, progress=False)
+    assert not errors
+    card = find_card("msd-musicnn")
+    float_ext = MusicnnExtractor("msd-musicnn", card.path.parent, card.weights, Device("cpu"), backend="onnx")
+    int8_ext = MusicnnExtractor(
+        "msd-musicnn", card.path.parent, card.weights, Device("cpu"), backend="onnx-int8"
+    )
+    waves = [decode_excerpts(clip, 16000)]
+    want, int8 = float_ext.extract(waves)[0], int8_ext.extract(waves)[0]
+    assert not np.array_equal(want["tags"], int8["tags"])  # the two graphs are distinguishable here
+    np.testing.assert_allclose(got["msd-musicnn"]["tags"], want["tags"], atol=1e-6)

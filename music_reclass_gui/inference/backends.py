@@ -100,6 +100,13 @@ def planned_backend(requested: str, device: Any, graph: Path | None) -> str:
     return "torch"
 
 
+def float_backend(device: Any) -> str:
+    """The backend training extracts features on: never the int8 graph, so trained weights do not depend
+    on the CPU they were trained on (ONNX float and PyTorch agree to 1e-6). "onnx" on a CPU with ONNX
+    Runtime, else "auto" (PyTorch there)."""
+    return "onnx" if device.type == "cpu" and onnx_runtime_available() else "auto"
+
+
 def check_backend(requested: str) -> str:
     """Normalise a backend name; ModelError naming the choices when it is unknown."""
     name = (requested or "auto").lower()

@@ -256,13 +256,15 @@ def _features(
     cancelled: Callable[[], bool],
 ) -> tuple[dict[Path, np.ndarray], list[tuple[str, str]]]:
     """Head input (embedding + tag scores) of every path, from the feature cache when present."""
+    from music_reclass_gui.inference.backends import float_backend
     from music_reclass_gui.inference.cache import FeatureCache
     from music_reclass_gui.inference.device import pick_device
     from music_reclass_gui.inference.engine import extract_features
     from music_reclass_gui.inference.extractors import musicnn_extractor
     from music_reclass_gui.inference.heads import head_input
 
-    ext = musicnn_extractor(EXTRACTOR_MODEL, pick_device(device))
+    dev = pick_device(device)
+    ext = musicnn_extractor(EXTRACTOR_MODEL, dev, float_backend(dev))
     out: dict[Path, np.ndarray] = {}
     skipped: list[tuple[str, str]] = []
     if progress:

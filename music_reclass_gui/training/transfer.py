@@ -66,13 +66,14 @@ def musicnn_features(
     cancelled: Callable[[], bool] | None = None,
 ) -> tuple[list[dict[str, dict[str, np.ndarray]] | None], list[str]]:
     """Per path: {tagger name: {"tags", "embedding", ...}} (None when it failed), plus the failure messages."""
+    from music_reclass_gui.inference.backends import float_backend
     from music_reclass_gui.inference.cache import FeatureCache
     from music_reclass_gui.inference.device import pick_device
     from music_reclass_gui.inference.engine import extract_features
     from music_reclass_gui.inference.extractors import musicnn_extractor
 
     device = pick_device("auto")
-    exts = [musicnn_extractor(t, device) for t in taggers]
+    exts = [musicnn_extractor(t, device, float_backend(device)) for t in taggers]
     cache = FeatureCache() if use_cache else None
     out: list[dict[str, dict[str, np.ndarray]] | None] = []
     errors: list[str] = []
