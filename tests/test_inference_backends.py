@@ -95,26 +95,25 @@ def test_stale_graph_is_never_run():
 def test_int8_backend_runs_the_int8_graph_and_auto_takes_it_only_with_vnni(monkeypatch):
     """onnx-int8 runs models/<stem>.int8.onnx (paired with its weights like the float graph); auto picks it on
     a CPU with VNNI (where its faithfulness was measured), the float graph elsewhere."""
-    if "onnx-int8" not in FAST_BACKENDS:
+    if not backends.onnx_runtime_available():
         pytest.skip("ONNX Runtime is not installed")
     card = find_card("msd-musicnn")
     int8 = backends.int8_graph_path(backends.onnx_graph_path(card.weights))
-    if not int8.is_file():
-        pytest.skip(f"no int8 graph shipped ({int8.name}; tools/quantize_onnx.py writes it)")
+    assert int8.is_file(), f"the int8 graph {int8.name} is not shipped (tools/quantize_onnx.py writes it)"
+    monkeypatch.setattr(backends, "cpu_has_vnni", lambda: True)
     runner = _extractor("msd-musicnn", "onnx-int8").runner
     assert runner.name == "onnx-int8"
     assert runner.metadata.get("quantization", "").startswith("int8")
-    monkeypatch.setattr(backends, "cpu_has_vnni", lambda: True)
     auto = _extractor("msd-musicnn", "auto")
     assert auto.runner.name == "onnx-int8" and auto.key.endswith(":int8")
-    monkeypatch.setattr(backends, "cpu_has_vnni", lambda: False)
-    auto = _extractor("msd-musicnn", "auto")
-    assert auto.runner.name == "onnx" and not auto.key.endswith(":int8")
     net = _extractor("msd-musicnn", "torch").net
     with pytest.raises(ModelError, match="no int8 graph quantised from these weights"):
         backends.make_runner(
             "onnx-int8", torch.device("cpu"), backends.onnx_graph_path(card.weights), "not-these", lambda: net
         )
+    monkeypatch.setattr(backends, "cpu_has_vnni", lambda: False)
+    auto = _extractor("msd-musicnn", "auto")
+    assert auto.runner.name == "onnx" and not auto.key.endswith(":int8")
 
 
 def test_unknown_backend_is_a_clear_error():
@@ -188,11 +187,14 @@ def test_frequency_max_rewrite_is_exact():
 
 
 @needs_shared_data
-def test_int8_features_are_cached_apart_from_float_ones():
+def test_int8_features_are_cached_apart_from_float_ones(monkeypatch):
     """The int8 graph's scores differ from float by up to 0.01: a float run must not be served int8 features
     from the cache (or the other way round), while float runs share them."""
-    if "onnx-int8" not in FAST_BACKENDS:
+    if not backends.onnx_runtime_available():
         pytest.skip("ONNX Runtime (the fast extra) is not installed")
+    monkeypatch.setattr(
+        backends, "cpu_has_vnni", lambda: True
+    )  # runs here whatever the CPU: only keys matter
     track = sorted((SHARED_DATA / "library" / "chiptune").glob("*.ogg"))[0]
     int8 = Classifier(device="cpu", backend="onnx-int8").classify(track)
     assert not int8.cached
@@ -201,3 +203,11 @@ def test_int8_features_are_cached_apart_from_float_ones():
     assert not first.cached, "a float run was served the int8 run's cached features"
     assert float_clf.classify(track).cached
     assert first.genre == int8.genre
+
+
+def test_int8_is_refused_on_a_cpu_without_vnni(monkeypatch):
+    """Where int8 sums can saturate (AVX2 without VNNI), the int8 graph is neither offered nor run."""
+    monkeypatch.setattr(backends, "cpu_has_vnni", lambda: False)
+    assert "onnx-int8" not in backends.available_backends()
+    with pytest.raises(ModelError, match="needs a CPU with VNNI"):
+        backends.make_runner("onnx-int8", torch.device("cpu"), None, "x", lambda: None)

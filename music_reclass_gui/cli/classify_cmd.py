@@ -83,7 +83,7 @@ def _model_args(p: argparse.ArgumentParser) -> None:
         default="auto",
         choices=BACKEND_CHOICES,
         help="what runs the taggers: onnx = ONNX Runtime (CPU, the 'fast' extra), onnx-int8 = its int8 graph "
-        "(less CPU, scores within 0.01 of float on the shared tracks), torch = PyTorch, "
+        "(less CPU, scores within 0.01 of float on the shared tracks; CPUs with VNNI only), torch = PyTorch, "
         "auto = ONNX Runtime float on a CPU when installed, else PyTorch (default)",
     )
 

@@ -59,8 +59,11 @@ def onnx_runtime_available() -> bool:
 
 
 def available_backends() -> list[str]:
-    """The concrete backends this installation can run ("torch" always; "onnx", "onnx-int8" with ONNX Runtime)."""
-    return ["torch", *ONNX_BACKENDS] if onnx_runtime_available() else ["torch"]
+    """The concrete backends this machine can run: "torch" always; "onnx" with ONNX Runtime; "onnx-int8" with
+    ONNX Runtime on a CPU with VNNI (the only CPUs its faithfulness holds on, see the module doc)."""
+    if not onnx_runtime_available():
+        return ["torch"]
+    return ["torch", *ONNX_BACKENDS] if cpu_has_vnni() else ["torch", "onnx"]
 
 
 def onnx_graph_path(weights: Path) -> Path:
@@ -133,6 +136,12 @@ def make_runner(
         )
     if name in ONNX_BACKENDS and not onnx_runtime_available():
         raise ModelError(None, f"backend {name!r} needs ONNX Runtime: pip install 'music-reclass-gui[fast]'")
+    if name == "onnx-int8" and not cpu_has_vnni():
+        raise ModelError(
+            None,
+            "backend 'onnx-int8' needs a CPU with VNNI (AVX512-VNNI or AVX-VNNI): without it int8 sums can "
+            "saturate and move scores past the 0.01 this graph is held to; use onnx (or auto)",
+        )
     if name == "onnx-int8" and graph is not None:
         graph = int8_graph_path(graph)
     if name != "torch" and device.type == "cpu" and onnx_runtime_available() and graph is not None:
