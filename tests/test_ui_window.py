@@ -246,10 +246,13 @@ def test_event_loop_stays_responsive_while_classifying(qtbot, window, make_audio
     timer.setInterval(10)
     timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
     timer.start()
+    t0 = time.perf_counter()
     _open_and_classify(qtbot, window, lib)
+    elapsed = time.perf_counter() - t0
     timer.stop()
     gaps = [b - a for a, b in zip(ticks, ticks[1:], strict=False)]
-    assert len(ticks) > 20
+    # the 10 ms timer kept firing through the whole scan + classification (however fast that was)
+    assert len(ticks) >= max(5, 0.3 * elapsed / 0.010), (len(ticks), elapsed)
     assert max(gaps) < 0.5, f"the UI thread was blocked for {max(gaps) * 1000:.0f} ms"
 
 
