@@ -103,6 +103,10 @@ def test_empty_state_then_open_folder_classifies_with_real_model(qtbot, window, 
     row = window.controller.model.row_of(broken)
     assert bad.reason in window.controller.model.index(row, Column.STATUS).data(Qt.ItemDataRole.ToolTipRole)
     assert "broad" in window.model_label.text() and "CPU" in window.device_label.text()
+    assert (
+        window.controller.classifier.backend_description in window.device_label.text()
+    )  # what runs the taggers
+    assert window.controller.classifier.backend_description.startswith(("ONNX Runtime", "PyTorch"))
     assert AppSettings.load().recent_folders[0] == str(lib.resolve())
     _select(window, broken)
     assert bad.reason in window.detail.status.text()

@@ -250,6 +250,15 @@ def _run_extractor(ext: Extractor, batch: list[_Job], idx: list[int], waves, spe
             cache.put(batch[i].key, ext.key, f)
 
 
+BACKEND_NAMES = {"onnx": "ONNX Runtime", "onnx-int8": "ONNX Runtime int8", "torch": "PyTorch"}
+
+
+def describe_backends(extractors: Iterable[Extractor]) -> str:
+    """What runs the taggers, for the status bar: "ONNX Runtime int8", "PyTorch" ... ("" if none say)."""
+    planned = [getattr(e, "planned_backend", None) for e in extractors]
+    return ", ".join(dict.fromkeys(BACKEND_NAMES.get(p, p) for p in planned if p))
+
+
 class Classifier:
     """Load a genre model once, classify many files (see module docstring)."""
 
@@ -268,6 +277,7 @@ class Classifier:
         self.device_description = describe_device(self.device)
         self.model_name = model or DEFAULT_MODEL
         self.model = load_model(self.model_name, self.device, backend=self.backend)
+        self.backend_description = describe_backends(self.model.extractors)
         self.labels: list[str] = list(self.model.labels)
         self.top_k = max(1, int(top_k))
         self.jobs = jobs or default_jobs(self.device.type)

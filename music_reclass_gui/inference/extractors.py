@@ -139,6 +139,13 @@ class MusicnnExtractor:
         return self._runner
 
     @property
+    def planned_backend(self) -> str:
+        """The backend this extractor will run on ("onnx" | "onnx-int8" | "torch"), decided without loading."""
+        return planned_backend(
+            self.backend, self.device, onnx_graph_path(self.weights) if self.weights else None
+        )
+
+    @property
     def key(self) -> str:
         """Cache key: weights, excerpt plan, and ":int8" for the int8 graph, whose scores differ from the float
         network's (by < 0.01): its features are never served to a float run or the other way round. The float

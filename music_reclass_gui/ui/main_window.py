@@ -385,7 +385,10 @@ class MainWindow(QMainWindow):
     def _show_model_info(self, classifier: Any) -> None:
         if classifier is not None:
             self.model_label.setText(f"Model: {classifier.model_name}")
-            self.device_label.setText(f"Device: {classifier.device_description}")
+            runs_on = getattr(classifier, "backend_description", "")
+            self.device_label.setText(
+                f"Device: {classifier.device_description}" + (f" · {runs_on}" if runs_on else "")
+            )
         else:
             from music_reclass_gui.ui.settings_dialog import default_model_name
 
