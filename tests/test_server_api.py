@@ -117,6 +117,8 @@ def test_classify_a_library_file_equals_the_offline_result(client, library, defa
     assert data["confidence"] == pytest.approx(offline.confidence, abs=1e-4)
     assert [p["genre"] for p in data["top_predictions"]] == [p.genre for p in offline.top_predictions[:2]]
     assert data["processing_time"] >= 0
+    health = client.get("/api/health").json()  # the loaded model says what runs its taggers
+    assert health["backend"] == default_classifier.backend_description and health["device"] == "CPU"
 
 
 def test_second_classify_comes_from_the_cache_and_is_counted(client, library):

@@ -19,6 +19,7 @@ def health(state: State) -> dict:
         "model": state.classifiers.default_name,
         "loaded_models": [c.model_name for c in loaded],
         "device": loaded[-1].device_description if loaded else state.config.device,
+        "backend": loaded[-1].backend_description if loaded else None,  # what runs the taggers
         "libraries": [str(p) for p in state.config.libraries],
         "auth": bool(state.config.token),
         "queue_length": state.jobs.queue_length,
