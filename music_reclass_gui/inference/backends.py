@@ -16,8 +16,9 @@ graph is shipped, else the float graph; else PyTorch).
 Why ``auto`` takes int8 only with VNNI: with VNNI (AVX512-VNNI / AVX-VNNI) the int8 dot products accumulate
 exactly in 32 bits, so the numbers are the ones measured here (every shared track within 0.008 of float
 PyTorch, the same top-1 on all of them); AVX2 without VNNI multiplies through 16-bit saturating sums
-(VPMADDUBSW), which can move scores further, so there the float graph stays the default. benchmarks/bench_tagger_variants.py measures both graphs. All take (P, 187, 96) float32 log-mel
-patches and return (tags (P, 50), embedding (P, 200)) as float32 numpy arrays.
+(VPMADDUBSW), which can move scores further, so there int8 is not offered at all.
+benchmarks/bench_tagger_variants.py measures both graphs. All take (P, 187, 96) float32 log-mel patches and
+return (tags (P, 50), embedding (P, 200)) as float32 numpy arrays.
 """
 
 from __future__ import annotations

@@ -284,7 +284,8 @@ class Classifier:
         self.cache = FeatureCache() if use_cache else None
 
     def backends(self) -> dict[str, str]:
-        """Extractor key -> backend actually used ("onnx" | "torch"), for reports and the benchmark."""
+        """Extractor key -> backend actually used ("onnx" | "onnx-int8" | "torch"), for reports and the
+        benchmark (loads the runners; ``backend_description`` says the same without loading)."""
         return {e.key: e.runner.name for e in self.model.extractors if hasattr(e, "runner")}
 
     def classify(self, path: str | Path) -> ClassificationResult:

@@ -100,6 +100,7 @@ class MusicnnExtractor:
         self._lock = threading.Lock()
         self.backend = check_backend(backend)
         self.digest = file_digest(weights) if weights else "unknown"
+        self.graph = onnx_graph_path(weights) if weights else None  # its float ONNX graph (backends.py)
         self._key: str | None = None
         self.batch_patches = batch_patches or (256 if device.type != "cpu" else 16)
 
@@ -134,34 +135,23 @@ class MusicnnExtractor:
     def runner(self) -> TaggerRunner:
         """The backend that runs the network (chosen on first use, see backends.make_runner)."""
         if self._runner is None:
-            graph = onnx_graph_path(self.weights) if self.weights else None
-            self._runner = make_runner(self.backend, self.device, graph, self.digest, lambda: self.net)
+            self._runner = make_runner(self.backend, self.device, self.graph, self.digest, lambda: self.net)
         return self._runner
 
     @property
     def planned_backend(self) -> str:
         """The backend this extractor will run on ("onnx" | "onnx-int8" | "torch"), decided without loading."""
-        return planned_backend(
-            self.backend, self.device, onnx_graph_path(self.weights) if self.weights else None
-        )
+        return planned_backend(self.backend, self.device, self.graph)
 
     @property
     def key(self) -> str:
         """Cache key: weights, excerpt plan, and ":int8" for the int8 graph, whose scores differ from the float
         network's (by < 0.01): its features are never served to a float run or the other way round. The float
-        backends (PyTorch, ONNX float) agree to 1e-6 and share entries. Models read it at predict time, since
-        ``use_backend`` can change it after they were built."""
+        backends (PyTorch, ONNX float) agree to 1e-6 and share entries."""
         if self._key is None:
-            graph = onnx_graph_path(self.weights) if self.weights else None
-            suffix = ":int8" if planned_backend(self.backend, self.device, graph) == "onnx-int8" else ""
+            suffix = ":int8" if self.planned_backend == "onnx-int8" else ""
             self._key = f"{self.name}:{self.digest}:plan{PLAN_VERSION}{suffix}"
         return self._key
-
-    def use_backend(self, backend: str) -> None:
-        """Switch to ``backend`` (see backends.BACKEND_CHOICES); the runner is rebuilt on next use."""
-        backend = check_backend(backend)
-        if backend != self.backend:
-            self.backend, self._runner, self._key = backend, None, None
 
     def _prepare_wave(self, wave: np.ndarray) -> np.ndarray:
         """Crop to the samples its whole patches need (identical patches: the centred STFT of a kept frame

@@ -11,6 +11,7 @@ librosa. The original casts the mel to float16 before the log; that overflows fo
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -74,21 +75,15 @@ def log_mel(waves: np.ndarray) -> np.ndarray:
     return np.log10(1.0 + 10000.0 * mel, dtype=np.float32)
 
 
-_CACHE: dict[str, np.ndarray] = {}
-
-
+@functools.cache
 def _hann() -> np.ndarray:
-    if (
-        "hann" not in _CACHE
-    ):  # periodic Hann (torch.hann_window(periodic=True), scipy's "hann" with sym=False)
-        _CACHE["hann"] = (0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32)
-    return _CACHE["hann"]
+    """Periodic Hann window (torch.hann_window(periodic=True), scipy's "hann" with sym=False)."""
+    return (0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32)
 
 
+@functools.cache
 def _mel_basis() -> np.ndarray:
-    if "mel" not in _CACHE:
-        _CACHE["mel"] = slaney_mel_filters(SAMPLE_RATE, N_FFT, N_MELS)
-    return _CACHE["mel"]
+    return slaney_mel_filters(SAMPLE_RATE, N_FFT, N_MELS)
 
 
 def patch_starts(n_frames: int, patch_frames: int = PATCH_FRAMES) -> list[int]:

@@ -83,7 +83,7 @@ class FusedGenreModel:
             dict.fromkeys([m for m, _ in self.head.inputs] + [t for p in evidence.values() for t, _ in p])
         )
         self.extractors = [musicnn_extractor(t, device) for t in taggers]
-        self._ext_of = dict(zip(taggers, self.extractors, strict=True))  # keys are read at predict time
+        self._ext_of = dict(zip(taggers, self.extractors, strict=True))  # tagger name -> extractor
         index = {
             t: {lab: i for i, lab in enumerate(e.labels)}
             for t, e in zip(taggers, self.extractors, strict=True)

@@ -83,7 +83,7 @@ class HeadGenreModel:
         self.head = Head(card.weights)
         models = list(dict.fromkeys(m for m, _ in self.head.inputs))
         self.extractors = [musicnn_extractor(m, device) for m in models]
-        self._ext_of = dict(zip(models, self.extractors, strict=True))  # keys are read at predict time
+        self._ext_of = dict(zip(models, self.extractors, strict=True))  # tagger name -> extractor
         if card.raw.get("label_spelling") == "library":  # a personal model proposes the library's spellings
             self.labels = list(self.head.labels)
         else:
