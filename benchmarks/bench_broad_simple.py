@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from music_reclass_gui.training import broad
+from music_reclass_gui.training import broad, gtzan_folds
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -70,8 +70,8 @@ def main() -> None:
     data = broad.shared_data_tracks(args.gtzan, args.library, progress=False)
     mats = {k: data.matrix(k) for k in ("msd-emb", "mtt-emb", "emb", "all")}
     mats["logit-tags"] = _logit(data.matrix("tags"))
-    rank = broad.clip_ranks(data.keys, data.gtzan)
-    folds = broad.purged_blocks(rank, data.gtzan)
+    rank = gtzan_folds.clip_ranks(data.keys, data.gtzan)
+    folds = gtzan_folds.purged_blocks(rank, data.gtzan)
     lib = np.flatnonzero(data.gtzan < 0)
     gt = np.flatnonzero(data.gtzan >= 0)
     cands = candidates()
@@ -152,7 +152,7 @@ def gtzan57_expert(args: argparse.Namespace, data: broad.Tracks) -> None:
         t: list(musicnn_extractor(t, pick_device("cpu")).labels) for t in ("msd-musicnn", "mtt-musicnn")
     }
     tag_ev = broad.tagger_evidence(data.features, broad.evidence_labels(labels), labels)
-    oof, _, _ = broad.out_of_fold(data.matrix(broad.HEAD_CONFIG.inputs), data, tag_ev)
+    oof = broad.out_of_fold(data.matrix(broad.HEAD_CONFIG.inputs), data, tag_ev).probs
     cols = [broad.VOCABULARY.index(g) for g in broad.GTZAN_GENRES]
     for lam in (0.0, 0.25, 0.5, 1.0):
         z = np.log(oof[gt])

@@ -35,7 +35,7 @@ def register_train(tsub: argparse._SubParsersAction) -> None:
 
 def _train_broad(args: argparse.Namespace) -> int:
     from music_reclass_gui.core.appdirs import user_models_dir
-    from music_reclass_gui.training.broad import BroadRun, train_broad_model
+    from music_reclass_gui.training.broad_run import BroadRun, train_broad_model
 
     for folder in (args.gtzan, args.library):
         if not folder.is_dir():

@@ -190,11 +190,15 @@ def fit_head(
     cfg: HeadConfig,
     seed: int = 0,
     class_weight: dict[int, float] | None = None,
+    sample_weight: np.ndarray | None = None,
 ) -> FittedHead:
     """Fit with scikit-learn, copy the weights into build_head_mlp (so it ships without pickles).
-    ``class_weight`` (linear heads only) reweights the classes' examples, e.g. to undo unequal counts."""
+    ``class_weight`` / ``sample_weight`` (linear heads only) reweight the examples, e.g. to undo unequal
+    counts, or to count a track's patches as one track."""
     if len(np.unique(y)) != n_classes:
         raise DatasetError(None, "every genre needs at least one training example in every fold")
+    if cfg.hidden and (class_weight is not None or sample_weight is not None):
+        raise ValueError("class and sample weights are supported for linear heads only")
     if cfg.standardise:
         mean, std = x.mean(axis=0), x.std(axis=0)
         std = np.where(std < 1e-6, 1.0, std)
@@ -206,7 +210,7 @@ def fit_head(
         from sklearn.linear_model import LogisticRegression
 
         clf = LogisticRegression(C=cfg.reg, max_iter=5000, random_state=seed, class_weight=class_weight).fit(
-            xs, y
+            xs, y, sample_weight=sample_weight
         )
         layers = [(clf.coef_, clf.intercept_)]
     else:
