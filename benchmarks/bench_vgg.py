@@ -271,10 +271,20 @@ def cmd_speed(args) -> None:
 # ---------------------------------------------------------------------------------------------- out of fold
 
 
+def sign_test(plus: int, minus: int) -> float:
+    """Exact two-sided binomial (p = 1/2) test of ``plus`` against ``minus`` discordant pairs."""
+    from math import comb
+
+    n, k = plus + minus, min(plus, minus)
+    return 1.0 if n == 0 else min(1.0, 2 * sum(comb(n, i) for i in range(k + 1)) / 2**n)
+
+
 def cmd_oof(args) -> None:
     from music_reclass_gui.inference.heads import head_input
     from music_reclass_gui.inference.networks.musicnn_labels import MSD_LABELS, MTT_LABELS
     from music_reclass_gui.training.broad import (
+        GTZAN_GENRES,
+        VOCABULARY,
         evidence_labels,
         gtzan_report,
         library_report,
@@ -313,18 +323,39 @@ def cmd_oof(args) -> None:
             f"{block:12s} embedding dim {e.shape[1]}: mean |x| {np.abs(e).mean():.3f}, mean per-dim std {e.std(0).mean():.3f}"
         )
     n_gt = int((data.gtzan >= 0).sum())
+    gt = np.flatnonzero(data.gtzan >= 0)
+    y_gt = np.array([VOCABULARY.index(GTZAN_GENRES[c]) for c in data.gtzan[gt]])
     print(f"\n{n_gt} GTZAN clips, {int((data.gtzan < 0).sum())} library tracks; seed {args.seed}")
-    print(f"{'variant':34s} {'in dim':>6s}  GTZAN top-1  among ten  library hits")
+    print(
+        "vs a: GTZAN clips right only here (+) / only in a (-), exact two-sided sign-test p; library likewise"
+    )
+    print(f"{'variant':34s} {'in dim':>6s}  GTZAN top-1  among ten  library hits  GTZAN vs a    library vs a")
+    base_gt = base_lib = None
+    saved = {}
     for name, (inputs, feats) in variants.items():
         x = np.stack([head_input(f, inputs) for f in data.features]).astype(np.float64)
         tag_ev = tagger_evidence(feats, evidence, labels)
         oof, _, _ = out_of_fold(x, data, tag_ev, args.seed)
+        saved[name[0]] = oof
         g, lib = gtzan_report(oof, data), library_report(oof, data)
+        right_gt = oof[gt].argmax(1) == y_gt
+        right_lib = {t["track"]: t["hit"] for t in lib["tracks"] if t["hit"] is not None}
+        if base_gt is None:
+            base_gt, base_lib, versus = right_gt, right_lib, ""
+        else:
+            plus, minus = int((right_gt & ~base_gt).sum()), int((~right_gt & base_gt).sum())
+            lp = [k for k in right_lib if right_lib[k] and not base_lib[k]]
+            lm = [k for k in right_lib if base_lib[k] and not right_lib[k]]
+            versus = f"+{plus} -{minus} p={sign_test(plus, minus):.2f}   +{len(lp)} -{len(lm)}"
+            changed = [f"+{k}" for k in lp] + [f"-{k}" for k in lm]
         print(
             f"{name:34s} {x.shape[1]:6d}  {g['accuracy']:.2f} ({round(g['accuracy'] * n_gt)}/{n_gt})"
-            f"  {g['accuracy_among_gtzan_genres']:.2f}     {lib['hits']}/{lib['with_truth']}",
+            f"  {g['accuracy_among_gtzan_genres']:.2f}      {lib['hits']}/{lib['with_truth']}        {versus}",
             flush=True,
         )
+        if versus and changed:
+            print(f"{'':41s}library changes: {', '.join(changed)}", flush=True)
+    np.savez(args.cache.with_name("vgg_oof.npz"), keys=np.array(data.keys), **saved)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,15 +31,6 @@ SOURCES = {
 N_BLOCKS = 5
 
 
-def _bn(ckpt: Checkpoint, tf: str) -> dict[str, np.ndarray]:
-    return {
-        "weight": ckpt.tensor(f"{tf}/gamma"),
-        "bias": ckpt.tensor(f"{tf}/beta"),
-        "running_mean": ckpt.tensor(f"{tf}/moving_mean"),
-        "running_var": ckpt.tensor(f"{tf}/moving_variance"),
-    }
-
-
 def convert_state(ckpt: Checkpoint, model: MusicnnVgg) -> dict[str, torch.Tensor]:
     """TF variables -> the model's state_dict; every shape checked, every non-optimizer variable used."""
     arrays: dict[str, np.ndarray] = {}
@@ -49,21 +40,25 @@ def convert_state(ckpt: Checkpoint, model: MusicnnVgg) -> dict[str, torch.Tensor
         used.add(name)
         return ckpt.tensor(name)
 
-    for n, v in _bn(ckpt, "batch_normalization").items():
+    def bn(tf: str) -> dict[str, np.ndarray]:  # TF batch_normalization -> torch BatchNorm2d
+        names = {
+            "weight": "gamma",
+            "bias": "beta",
+            "running_mean": "moving_mean",
+            "running_var": "moving_variance",
+        }
+        return {n: take(f"{tf}/{v}") for n, v in names.items()}
+
+    for n, v in bn("batch_normalization").items():
         arrays[f"input_bn.{n}"] = v
     for i in range(N_BLOCKS):
         k = take(f"{i + 1}CNN/kernel")  # (kh=time, kw=mel, in, out) -> torch (out, in, kh, kw)
         arrays[f"blocks.{i}.conv.weight"] = k.transpose(3, 2, 0, 1)
         arrays[f"blocks.{i}.conv.bias"] = take(f"{i + 1}CNN/bias")
-        for n, v in _bn(ckpt, f"batch_normalization_{i + 1}").items():
+        for n, v in bn(f"batch_normalization_{i + 1}").items():
             arrays[f"blocks.{i}.bn.{n}"] = v
     arrays["out.weight"] = take("dense/kernel").T  # (256, 50) -> (50, 256); rows in TF's flatten order
     arrays["out.bias"] = take("dense/bias")
-    used |= {
-        f"batch_normalization{s}/{v}"
-        for s in ["", *[f"_{i + 1}" for i in range(N_BLOCKS)]]
-        for v in ("gamma", "beta", "moving_mean", "moving_variance")
-    }
     left = [
         n
         for n in ckpt.names()
@@ -87,14 +82,6 @@ def convert_state(ckpt: Checkpoint, model: MusicnnVgg) -> dict[str, torch.Tensor
             raise SystemExit(f"{key}: checkpoint shape {tuple(t.shape)} != model shape {tuple(ref.shape)}")
         out[key] = t
     return out
-
-
-def load_vgg(name: str, weights_dir: Path, wheel_pkg: Path) -> MusicnnVgg:
-    """The converted network in eval mode (labels read from the wheel's configuration.py)."""
-    folder, var, filename = SOURCES[name]
-    model = MusicnnVgg(_labels_from_wheel(wheel_pkg, var), name=name)
-    model.load_state_dict(torch.load(weights_dir / filename, map_location="cpu", weights_only=True))
-    return model.eval()
 
 
 def convert(pkg: Path, out_dir: Path) -> None:
