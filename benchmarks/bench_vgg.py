@@ -280,17 +280,18 @@ def sign_test(plus: int, minus: int) -> float:
 
 
 def cmd_oof(args) -> None:
+    from threadpoolctl import threadpool_limits
+
     from music_reclass_gui.inference.heads import head_input
     from music_reclass_gui.inference.networks.musicnn_labels import MSD_LABELS, MTT_LABELS
     from music_reclass_gui.training.broad import (
         GTZAN_GENRES,
         VOCABULARY,
         evidence_labels,
-        gtzan_report,
-        library_report,
         out_of_fold,
         tagger_evidence,
     )
+    from music_reclass_gui.training.broad_report import gtzan_report, library_report
 
     data = load_tracks(args.cache)
     labels = {"msd-musicnn": list(MSD_LABELS), "mtt-musicnn": list(MTT_LABELS)}
@@ -335,7 +336,8 @@ def cmd_oof(args) -> None:
     for name, (inputs, feats) in variants.items():
         x = np.stack([head_input(f, inputs) for f in data.features]).astype(np.float64)
         tag_ev = tagger_evidence(feats, evidence, labels)
-        oof, _, _ = out_of_fold(x, data, tag_ev, args.seed)
+        with threadpool_limits(limits=1):
+            oof = out_of_fold(x, data, tag_ev, args.seed).probs
         saved[name[0]] = oof
         g, lib = gtzan_report(oof, data), library_report(oof, data)
         right_gt = oof[gt].argmax(1) == y_gt
