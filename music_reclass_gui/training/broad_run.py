@@ -141,7 +141,12 @@ def train_broad_model(run: BroadRun) -> Path:
                 "shipped_inner_log_loss": fitted.c_losses,
             },
             "tracks_with_two_genres_above_0.5": [t["track"] for t in multi],
-            "not_measured": "the musicnn wheel's MSD/MTT VGG checkpoints were not ported, so not compared",
+            "vgg_measured": (
+                "the musicnn wheel's MSD/MTT VGG taggers were ported and measured as extra head inputs or "
+                "tag evidence (docs/musicnn-vgg.md, python benchmarks/bench_vgg.py oof): at most +2 GTZAN "
+                "clips in these folds (sign test p >= 0.5), each variant losing a library track, for about "
+                "twice the tagger time; not used"
+            ),
             "note": (
                 "Optimistic in these ways. (1) The 20 clips of blues, classical, reggae and rock are each "
                 "one artist per genre, so their artist was in training (reported apart above). (2) The "
