@@ -129,3 +129,21 @@ def test_multi_label_albums_keep_each_genres_own_probability(tmp_path):
     assert info.confidence == pytest.approx((0.9 * 0.8 * 0.7) ** (1 / 3))
     assert info.top[1].confidence == pytest.approx((0.6 * 0.7 * 0.5) ** (1 / 3))
     assert {p.genres for p in out.values()} == {("Rock", "Metal")}
+
+
+def test_a_multi_label_albums_genre_tag_does_not_pull_its_other_genres_down(tmp_path):
+    """Two tracks tagged "Soundtrack" (a genre the model lacks) that the model hears as Electronic 0.8 and
+    0.35: a tag says yes to its genre and nothing against Electronic (a track can be both), so the album is
+    Electronic at the tracks' own geometric mean, not below both tracks as when the tag counted against it."""
+    paths = [tmp_path / f"{i}.ogg" for i in range(2)]
+    tags = {p: _tags("SuperTux Soundtrack", "SuperTux", genres=("Soundtrack",)) for p in paths}
+    results = []
+    for p, electronic in zip(paths, (0.8, 0.35), strict=True):
+        r = _r(p, ("Electronic", electronic), ("Classical", 0.1))
+        r.labels = [Prediction("Electronic", electronic), Prediction("Classical", 0.1)]
+        results.append(r)
+    info = decide_library(results, tags)[paths[0]].album
+    assert info.genre == "Electronic" and info.agreement == "2 of 2 tracks lean Electronic"
+    assert info.confidence == pytest.approx((0.8 * 0.35) ** 0.5)
+    soundtrack = next(c for c in info.top if c.genre == "Soundtrack")
+    assert soundtrack.confidence == pytest.approx((0.05 * 0.05 * 0.9 * 0.9) ** 0.25)  # model's floor, tags

@@ -15,7 +15,9 @@ Album genre (`combine`): a duration-weighted mean of the tracks' log-probabiliti
 (a genre missing from a track's top-k gets that track's left-over probability spread evenly), turned back
 into probabilities (a normalised geometric mean). It has its own top-3 and confidence, and the agreement
 ("4 of 5 tracks lean Rock"). Genre tags already on the album's tracks are evidence: each tagged track adds
-a vote of one track's weight that puts TAG_BELIEF of its probability on the tagged genre(s).
+a vote of one track's weight that puts TAG_BELIEF of its probability on the tagged genre(s); with every
+genre's own probability (multi-label) that vote counts for the tagged genres only, since a tag says nothing
+against another genre a track may also be.
 """
 
 from __future__ import annotations
@@ -208,14 +210,14 @@ def combine(
     if not vocab:
         return [], 0
     score = dict.fromkeys(vocab, 0.0)
-    total = 0.0
+    total = dict.fromkeys(vocab, 0.0)  # per genre: independent tag votes only speak for their own genres
     classified = [m for m in members if m.candidates]
     independent = bool(classified) and all(m.independent for m in classified)
     for m in classified:
         w = min(m.duration, 600.0) if m.duration and m.duration > 0 else 30.0
         for k, p in _distribution(m.candidates, vocab, key, independent).items():
             score[k] += w * math.log(p)
-        total += w
+            total[k] += w
     if use_tags:
         weights = [min(m.duration, 600.0) if m.duration and m.duration > 0 else 30.0 for m in classified]
         vote = sum(weights) / len(weights) if weights else 30.0
@@ -223,14 +225,21 @@ def combine(
             tagged = {key(g) for g in m.existing} & set(vocab)
             if not tagged:
                 continue
-            share = TAG_BELIEF if independent else TAG_BELIEF / len(tagged)
-            other = 1.0 - TAG_BELIEF if independent else (1.0 - TAG_BELIEF) / max(len(vocab) - len(tagged), 1)
+            if independent:
+                # Each genre is its own yes/no: a "Soundtrack" tag says yes to Soundtrack and nothing about
+                # Electronic (a track can be both), so it must not pull the other genres down.
+                for k in tagged:
+                    score[k] += vote * math.log(TAG_BELIEF)
+                    total[k] += vote
+                continue
+            share = TAG_BELIEF / len(tagged)
+            other = (1.0 - TAG_BELIEF) / max(len(vocab) - len(tagged), 1)
             for k in vocab:
                 score[k] += vote * math.log(share if k in tagged else max(other, _EPS))
-            total += vote
-    if total <= 0:
+                total[k] += vote
+    if max(total.values()) <= 0:
         return [], 0
-    mean = {k: s / total for k, s in score.items()}
+    mean = {k: score[k] / total[k] for k in vocab if total[k] > 0}
     top = max(mean.values())
     expd = {k: math.exp(v - top) for k, v in mean.items()}
     norm = math.exp(-top) if independent else sum(expd.values())
