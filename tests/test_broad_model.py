@@ -213,3 +213,23 @@ def test_gtzan_likeness_and_tagger_only_evidence_enter_only_their_genres():
         assert (e2[:, j] == 1).all() == (g not in broad.HEAD_GENRES)
         assert (b2[:, j] != 0).all() == (g not in broad.HEAD_GENRES)
     assert like[1, broad.VOCABULARY.index("Folk")] < like[0, broad.VOCABULARY.index("Folk")]
+
+
+def test_the_card_written_by_training_gives_the_app_the_fitted_probabilities():
+    """One formula (inference/fusion.py): the fusion block training writes, read back as the app reads it,
+    gives the same probabilities as the fitted fusion, and older cards without the optional terms load."""
+    from music_reclass_gui.inference.fusion import fusion_from_json
+
+    rng = np.random.default_rng(1)
+    n_g = len(broad.VOCABULARY)
+    fusion = broad.Fusion(rng.normal(size=4 + n_g + 3), 0.7)
+    head = rng.dirichlet(np.ones(len(broad.HEAD_GENRES)), size=5)
+    ev = rng.uniform(0.01, 0.99, size=(5, n_g))
+    ev[:, broad.VOCABULARY.index("Reggae")] = np.nan
+    x = broad.pair_features(head, ev)
+    card = json.loads(json.dumps(fusion.to_json()))
+    coef = fusion_from_json(card, broad.VOCABULARY)
+    np.testing.assert_allclose(1 / (1 + np.exp(-(x @ coef))), fusion.probs(x), atol=1e-5)
+    for optional in ("gtzan_like_weight", "outside_evidence_weight", "outside_evidence_bias"):
+        card.pop(optional)
+    assert fusion_from_json(card, broad.VOCABULARY)[-3:].tolist() == [0.0, 0.0, 0.0]

@@ -13,7 +13,7 @@ Card::
                 "outside_evidence_weight": b2, "outside_evidence_bias": e2},   # optional (0)
      "metrics": {...}, "calibration": {...}}
 
-For genre g: ``z_g = c_g + [g in head] (a * log p_head(g) + d * logit(o)) + [g has evidence] (b * logit(s_g) + e)``
+The formula (one definition, inference/fusion.py) - for genre g: ``z_g = c_g + [g in head] (a * log p_head(g) + d * logit(o)) + [g has evidence] (b * logit(s_g) + e)``
 where ``s_g`` is the highest tagger score among g's evidence labels and ``o`` the highest among genres the
 head does not know. Two optional terms (absent: 0): ``+ [g not in gtzan_like_labels] w * log(sum of the
 head's probabilities over gtzan_like_labels)`` (how much the track looks like one of the head's GTZAN
@@ -34,18 +34,13 @@ from music_reclass_gui.core.errors import ModelError
 from music_reclass_gui.core.genres import load_genre_map
 from music_reclass_gui.inference.device import Device
 from music_reclass_gui.inference.extractors import musicnn_extractor
+from music_reclass_gui.inference.fusion import FusionLayout, fusion_from_json
 from music_reclass_gui.inference.heads import Head, head_input
 from music_reclass_gui.inference.registry import ModelCard, register_kind
 
 KIND = "fused"
 
 FeatureSet = Mapping[str, Mapping[str, np.ndarray]]
-
-
-def logit(p: np.ndarray | float) -> np.ndarray:
-    """log(p / (1 - p)) with p clipped to [1e-4, 1 - 1e-4] (training/broad.py uses the same)."""
-    q = np.clip(np.asarray(p, dtype=np.float64), 1e-4, 1 - 1e-4)
-    return np.log(q / (1 - q))
 
 
 class FusedGenreModel:
@@ -63,22 +58,10 @@ class FusedGenreModel:
         try:
             fusion: dict[str, Any] = card.raw["fusion"]
             evidence: dict[str, list[list[str]]] = card.raw.get("evidence", {})
-            self.a = float(fusion["head_weight"])
-            self.d = float(fusion["outside_weight"])
-            self.b = float(fusion["evidence_weight"])
-            self.e = float(fusion["evidence_bias"])
-            self.bias = np.array([float(fusion["bias"][g]) for g in self.labels])
-            self.w = float(fusion.get("gtzan_like_weight", 0.0))
+            self.coef = fusion_from_json(fusion, self.labels)
             like = [gmap.normalize(str(g)) for g in fusion.get("gtzan_like_labels", [])]
-            self.b2 = float(fusion.get("outside_evidence_weight", 0.0))
-            self.e2 = float(fusion.get("outside_evidence_bias", 0.0))
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(card.path, f"the card's 'fusion' block is incomplete ({exc})") from exc
-        self.head_col = np.array([head_labels.index(g) if g in head_labels else -1 for g in self.labels])
-        self.like_cols = [head_labels.index(g) for g in like if g in head_labels]
-        self.unlike = (
-            np.array([g not in like for g in self.labels]) if like else np.zeros(len(self.labels), bool)
-        )
         taggers = list(
             dict.fromkeys([m for m, _ in self.head.inputs] + [t for p in evidence.values() for t, _ in p])
         )
@@ -96,7 +79,7 @@ class FusedGenreModel:
                     raise ModelError(card.path, f"evidence label {tagger}:{lab!r} is not one of the tagger's")
                 pairs.append((tagger, index[tagger][lab]))
             self.evidence.append(pairs)
-        self.outside = [j for j, pairs in enumerate(self.evidence) if pairs and self.head_col[j] < 0]
+        self.layout = FusionLayout.build(self.labels, head_labels, like, [bool(p) for p in self.evidence])
         self.calibrated = True
         self.multi_label = True  # label_probs are independent per-genre probabilities
 
@@ -109,17 +92,7 @@ class FusedGenreModel:
                 for pairs in self.evidence
             ]
         )
-        o = logit(max(s[self.outside])) if self.outside else 0.0
-        z = self.bias.copy()
-        if self.like_cols:
-            z[self.unlike] += self.w * np.log(max(float(q[self.like_cols].sum()), 1e-4))
-        for j in range(len(self.labels)):
-            if self.head_col[j] >= 0:
-                z[j] += self.a * np.log(max(q[self.head_col[j]], 1e-4)) + self.d * o
-            if self.evidence[j]:
-                z[j] += self.b * logit(s[j]) + self.e
-                if self.head_col[j] < 0:
-                    z[j] += self.b2 * logit(s[j]) + self.e2
+        z = self.layout.design(q[None, :], s[None, :])[0] @ self.coef
         return 1.0 / (1.0 + np.exp(-z))
 
     def predict(self, features: FeatureSet):

@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from music_reclass_gui.core.genres import load_genre_map
+from music_reclass_gui.inference.fusion import FusionLayout, fusion_to_json
 from music_reclass_gui.training.gtzan_folds import artist_folds
 from music_reclass_gui.training.transfer import INPUT_SETS, HeadConfig, fit_head
 
@@ -120,11 +121,6 @@ def evidence_labels(tagger_labels: Mapping[str, Sequence[str]]) -> dict[str, lis
     return out
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(np.asarray(p, dtype=np.float64), 1e-4, 1 - 1e-4)
-    return np.log(p / (1 - p))
-
-
 @dataclass
 class Tracks:
     """Features and truth of the training/evaluation tracks (both taggers' tags and embeddings)."""
@@ -165,35 +161,11 @@ def tagger_evidence(
 # ---------------------------------------------------------------- the fusion layer
 
 
-N_EXTRA = 3  # the columns after the one-hot genre: GTZAN-likeness, tagger-only evidence and its bias
-
-
 def pair_features(head_probs: np.ndarray, tag_ev: np.ndarray) -> np.ndarray:
-    """(n, G, 4 + G + 3) per (track, genre): [a: log p_head, d: o, b: logit evidence, has evidence,
-    one-hot genre, w: GTZAN-likeness (genres outside GTZAN's ten), b2 / e2: evidence and has-evidence again
-    for the genres the head lacks]."""
-    n, n_g = tag_ev.shape
-    is_gtzan = np.array([g in HEAD_GENRES for g in VOCABULARY])
-    has_ev = ~np.isnan(tag_ev[0]) if n else np.zeros(n_g, bool)
-    outside = [j for j, g in enumerate(VOCABULARY) if g not in HEAD_GENRES and has_ev[j]]
-    o = _logit(np.nanmax(tag_ev[:, outside], axis=1)) if outside else np.zeros(n)
-    x = np.zeros((n, n_g, 4 + n_g + N_EXTRA))
-    ten = [HEAD_GENRES.index(g) for g in GTZAN_GENRES]
-    likeness = np.log(np.clip(head_probs[:, ten].sum(1), 1e-4, 1.0))
-    for j, g in enumerate(VOCABULARY):
-        if is_gtzan[j]:
-            x[:, j, 0] = np.log(np.clip(head_probs[:, HEAD_GENRES.index(g)], 1e-4, 1.0))
-            x[:, j, 1] = o
-        if has_ev[j]:
-            x[:, j, 2] = _logit(tag_ev[:, j])
-            x[:, j, 3] = 1.0
-        x[:, j, 4 + j] = 1.0
-        if g not in GTZAN_GENRES:
-            x[:, j, 4 + n_g] = likeness
-        if has_ev[j] and not is_gtzan[j]:
-            x[:, j, 5 + n_g] = x[:, j, 2]
-            x[:, j, 6 + n_g] = 1.0
-    return x
+    """(n, G, F) per (track, genre): the fused model's design rows (inference/fusion.py, the one definition
+    the app uses too) over VOCABULARY, the head's HEAD_GENRES and GTZAN's ten as the "GTZAN-like" genres."""
+    has_ev = ~np.isnan(tag_ev[0]) if len(tag_ev) else np.zeros(len(VOCABULARY), bool)
+    return FusionLayout.build(VOCABULARY, HEAD_GENRES, GTZAN_GENRES, has_ev).design(head_probs, tag_ev)
 
 
 @dataclass
@@ -210,19 +182,7 @@ class Fusion:
         return 1.0 / (1.0 + np.exp(-self.logits(x)))
 
     def to_json(self) -> dict[str, Any]:
-        k = len(VOCABULARY)
-        return {
-            "head_weight": round(float(self.coef[0]), 6),
-            "outside_weight": round(float(self.coef[1]), 6),
-            "evidence_weight": round(float(self.coef[2]), 6),
-            "evidence_bias": round(float(self.coef[3]), 6),
-            "bias": {g: round(float(self.coef[4 + j] + self.intercept), 6) for j, g in enumerate(VOCABULARY)},
-            "gtzan_like_weight": round(float(self.coef[4 + k]), 6),
-            "gtzan_like_labels": list(GTZAN_GENRES),
-            "outside_evidence_weight": round(float(self.coef[5 + k]), 6),
-            "outside_evidence_bias": round(float(self.coef[6 + k]), 6),
-            "n_genres": k,
-        }
+        return fusion_to_json(self.coef, self.intercept, VOCABULARY, GTZAN_GENRES)
 
 
 def fit_fusion(x: np.ndarray, truth: np.ndarray, c: float = FUSION_C) -> Fusion:
