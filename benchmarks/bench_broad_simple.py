@@ -4,7 +4,8 @@
                                             [--library ../shared/data/library] [--gtzan57]
 
 What it answers: how far do plain models on both musicnn taggers' embeddings and tags get on GTZAN's ten
-genres, scored exactly like ``broad`` (training/broad.py): each GTZAN clip is predicted by a model fitted in
+genres, scored like ``broad`` was until session 19 (training/gtzan_folds.purged_blocks; `train broad` now
+uses artist-aware folds, benchmarks/bench_broad_variants.py): each GTZAN clip is predicted by a model fitted in
 a purged contiguous block fold (no clip-number neighbour, often the same artist, in training; 2 of 5 clips
 a genre train), with the tagged library tracks that have one head genre always in training.
 
