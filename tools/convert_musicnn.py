@@ -87,10 +87,16 @@ def convert_state(ckpt: Checkpoint, model: MusicnnTagger) -> dict[str, torch.Ten
     for prefix, tf in DENSE.items():
         arrays[f"{prefix}.weight"] = ckpt.tensor(f"{tf}/kernel").T  # (in, out) -> (out, in)
         arrays[f"{prefix}.bias"] = ckpt.tensor(f"{tf}/bias")
+    return state_from_arrays(arrays, model)
+
+
+def state_from_arrays(arrays: dict[str, np.ndarray], model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The model's state_dict from converted arrays: every array a parameter, every parameter given, every
+    shape equal (batch-norm counters zero); a mismatch stops the conversion naming the tensor."""
     state = model.state_dict()
     unused = set(arrays) - set(state)
     if unused:
-        raise SystemExit(f"converter bug: {sorted(unused)} are not parameters of MusicnnTagger")
+        raise SystemExit(f"converter bug: {sorted(unused)} are not parameters of {type(model).__name__}")
     out: dict[str, torch.Tensor] = {}
     for key, ref in state.items():
         if key.endswith("num_batches_tracked"):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from convert_musicnn import _labels_from_wheel  # same folder; run as a script
+from convert_musicnn import _labels_from_wheel, state_from_arrays  # same folder; run as a script
 from tf_checkpoint import Checkpoint
 
 from music_reclass_gui.inference.networks.musicnn_vgg import MusicnnVgg
@@ -66,22 +66,7 @@ def convert_state(ckpt: Checkpoint, model: MusicnnVgg) -> dict[str, torch.Tensor
     ]
     if left:
         raise SystemExit(f"checkpoint variables not mapped: {left}")
-    state = model.state_dict()
-    unused = set(arrays) - set(state)
-    if unused:
-        raise SystemExit(f"converter bug: {sorted(unused)} are not parameters of MusicnnVgg")
-    out: dict[str, torch.Tensor] = {}
-    for key, ref in state.items():
-        if key.endswith("num_batches_tracked"):
-            out[key] = torch.zeros_like(ref)
-            continue
-        if key not in arrays:
-            raise SystemExit(f"checkpoint has nothing for {key}")
-        t = torch.from_numpy(np.ascontiguousarray(arrays[key], dtype=np.float32))
-        if t.shape != ref.shape:
-            raise SystemExit(f"{key}: checkpoint shape {tuple(t.shape)} != model shape {tuple(ref.shape)}")
-        out[key] = t
-    return out
+    return state_from_arrays(arrays, model)
 
 
 def convert(pkg: Path, out_dir: Path) -> None:
