@@ -96,8 +96,7 @@ def main() -> None:
     labels = {t: tagger_labels(t, shipped_models_dir()) for t in ("msd-musicnn", "mtt-musicnn")}
     tag_ev = broad.tagger_evidence(data.features, broad.evidence_labels(labels), labels)
     x = data.matrix(broad.HEAD_CONFIG.inputs)
-    paths = [args.gtzan / k for k in data.keys if data.gtzan[data.keys.index(k)] >= 0]
-    paths += [args.library / k for k in data.keys if data.gtzan[data.keys.index(k)] < 0]
+    paths = [(args.gtzan if g >= 0 else args.library) / k for k, g in zip(data.keys, data.gtzan, strict=True)]
     patches = patch_embeddings(paths, broad.HEAD_TAGGERS, use_cache=True, progress=False)
     with_patches = dataclasses.replace(data, patches=[np.asarray(p, dtype=np.float64) for p in patches])
     variants = [

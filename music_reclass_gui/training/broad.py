@@ -260,19 +260,21 @@ def inner_head_probs(x: np.ndarray, data: Tracks, rows: np.ndarray, seed: int, c
     return out[np.asarray(rows, dtype=np.int64)]
 
 
-def choose_head_c(x: np.ndarray, data: Tracks, rows: np.ndarray, seed: int) -> tuple[float, dict[str, float]]:
+def choose_head_c(
+    x: np.ndarray, data: Tracks, rows: np.ndarray, seed: int
+) -> tuple[float, dict[str, float], np.ndarray]:
     """The head's L2 strength from ``HEAD_C_GRID``: the lowest inner out-of-fold log-loss of the true head
-    genre over ``rows``' head rows (only ``rows`` are looked at, so an outer test set never picks it)."""
+    genre over ``rows``' head rows (only ``rows`` are looked at, so an outer test set never picks it). Also
+    the losses, and the chosen C's inner out-of-fold head probabilities of ``rows`` (the fusion's input)."""
     rows = np.asarray(rows, dtype=np.int64)
-    scored = head_rows(data, rows)
-    losses = {}
+    scored = data.head_y[rows] >= 0
+    losses, probs = {}, {}
     for c in HEAD_C_GRID:
-        probs = np.zeros((len(data.keys), len(HEAD_GENRES)))
-        probs[rows] = inner_head_probs(x, data, rows, seed, c)
-        p = probs[scored, data.head_y[scored]]
+        probs[c] = inner_head_probs(x, data, rows, seed, c)
+        p = probs[c][scored, data.head_y[rows][scored]]
         losses[c] = float(-np.log(np.clip(p, 1e-6, 1.0)).mean())
     best = min(HEAD_C_GRID, key=lambda c: (losses[c], c))
-    return best, {str(c): round(v, 4) for c, v in losses.items()}
+    return best, {str(c): round(v, 4) for c, v in losses.items()}, probs[best]
 
 
 @dataclass
@@ -286,9 +288,8 @@ class Fitted:
 def fit_all(x: np.ndarray, data: Tracks, tag_ev: np.ndarray, rows: np.ndarray, seed: int = 0) -> Fitted:
     """On ``rows`` only: the head's C by inner CV, then the fusion on inner out-of-fold head probabilities."""
     rows = np.asarray(rows, dtype=np.int64)
-    c, losses = choose_head_c(x, data, rows, seed)
-    feats = pair_features(inner_head_probs(x, data, rows, seed, c), tag_ev[rows])
-    return Fitted(rows, fit_fusion(feats, data.truth[rows]), c, losses)
+    c, losses, inner_probs = choose_head_c(x, data, rows, seed)
+    return Fitted(rows, fit_fusion(pair_features(inner_probs, tag_ev[rows]), data.truth[rows]), c, losses)
 
 
 def naive_scores(head_probs: np.ndarray, tag_ev: np.ndarray) -> np.ndarray:
@@ -370,7 +371,6 @@ def build_tracks(
     features: Sequence[dict[str, dict[str, np.ndarray]]],
     gtzan_genre: Sequence[str | None],
     library: Sequence[tuple[str, Sequence[str]] | None],
-    patches: Sequence[np.ndarray] | None = None,
 ) -> Tracks:
     """Tracks from features plus, per track, either its GTZAN genre or (library folder, its genre tags)."""
     gmap = load_genre_map()
@@ -398,8 +398,7 @@ def build_tracks(
         true = [VOCABULARY[j] for j in np.flatnonzero(truth[i] == 1)]
         if len(true) == 1 and true[0] in HEAD_GENRES:
             head_y[i] = HEAD_GENRES.index(true[0])
-    pr = None if patches is None else [np.asarray(p, dtype=np.float64) for p in patches]
-    return Tracks(list(keys), list(features), truth, gidx, head_y, group, pr)
+    return Tracks(list(keys), list(features), truth, gidx, head_y, group)
 
 
 def shared_data_tracks(
