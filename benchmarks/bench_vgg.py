@@ -21,7 +21,6 @@ import argparse
 import os
 import resource
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -36,8 +35,6 @@ VGG = {
     "msd-vgg": ("msd_vgg.pt", "msd-musicnn"),
     "mtt-vgg": ("mtt_vgg.pt", "mtt-musicnn"),
 }  # -> same vocabulary
-
-sys.path.insert(0, str(ROOT))
 
 
 def cpu_seconds() -> float:
@@ -129,36 +126,26 @@ def dataset_items() -> list[tuple[str, Path]]:
 
 
 def vgg_extractor(name: str, net):
-    """An engine extractor (MusicnnExtractor's front end and patching) that runs a VGG network in torch."""
+    """An engine extractor: MusicnnExtractor's front end, patching and per-track means, with a VGG network
+    in torch as its runner."""
     import torch
 
     from music_reclass_gui.inference.extractors import MusicnnExtractor
 
-    class VggExtractor(MusicnnExtractor):
-        def __init__(self) -> None:  # only what prepare() and the engine read
-            self.name = name
-            self.device = torch.device("cpu")
-            self._frontend = None
-            self._lock = threading.Lock()
-            self.batch_patches = 16
+    class VggRunner:
+        name = "torch"
 
+        def run(self, patches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return run_net(net, patches)
+
+    class VggExtractor(MusicnnExtractor):
         @property
         def key(self) -> str:
             return f"{name}:bench"
 
-        def extract(self, tracks, prepared=None):
-            per_track = list(prepared) if prepared is not None else self.prepare(tracks)
-            out, (tags, embs) = [], run_net(net, np.concatenate(per_track), self.batch_patches)
-            start = 0
-            for p in per_track:
-                n = p.shape[0]
-                out.append(
-                    {"tags": tags[start : start + n].mean(0), "embedding": embs[start : start + n].mean(0)}
-                )
-                start += n
-            return out
-
-    return VggExtractor()
+    ext = VggExtractor(name, ROOT / "models", None, torch.device("cpu"), batch_patches=16)
+    ext._runner = VggRunner()
+    return ext
 
 
 def cmd_features(args) -> None:
